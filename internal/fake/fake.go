@@ -1,0 +1,126 @@
+// Package fake holds what every fake system shares: faults a test programs (latency, N
+// failures, rate limits) and a record of the calls that reached the fake. Each subpackage
+// speaks one system's wire format over real HTTP, so the real SDKs are what is under test.
+package fake
+
+import (
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+)
+
+// Fault is one programmed answer: instead of serving the call, the fake waits Delay and then,
+// when Status is not zero, answers with Status, Header and the system's own error body.
+type Fault struct {
+	Status int
+	Header http.Header
+	// Message overrides the error text the fake puts in its body.
+	Message string
+	// Delay is waited before answering (or before serving normally when Status is zero).
+	Delay time.Duration
+}
+
+// Call is one request that reached a fake.
+type Call struct {
+	Method string
+	Path   string
+	// Op is the fake's name for the operation, e.g. "revoke", "lookup", "token".
+	Op string
+	At time.Time
+}
+
+// Script programs faults per operation and records calls. Fakes embed it; it is safe for
+// concurrent use.
+type Script struct {
+	mu      sync.Mutex
+	latency map[string]time.Duration
+	faults  map[string][]Fault
+	calls   []Call
+}
+
+// SetLatency makes every call of op wait d before it is served ("" means every op).
+func (s *Script) SetLatency(op string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.latency == nil {
+		s.latency = map[string]time.Duration{}
+	}
+	s.latency[op] = d
+}
+
+// Fail queues faults for op: the next len(faults) calls of op get them, in order; later calls
+// are served normally.
+func (s *Script) Fail(op string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults == nil {
+		s.faults = map[string][]Fault{}
+	}
+	s.faults[op] = append(s.faults[op], faults...)
+}
+
+// FailTimes queues n copies of f for op.
+func (s *Script) FailTimes(op string, n int, f Fault) {
+	for range n {
+		s.Fail(op, f)
+	}
+}
+
+// Next records a call of op and returns the fault to apply (zero Fault when none) and the
+// latency to wait before serving. Fakes call it first in every handler.
+func (s *Script) Next(r *http.Request, op string) (Fault, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Op: op, At: time.Now()})
+	wait := s.latency[op] + s.latency[""]
+	var f Fault
+	if q := s.faults[op]; len(q) > 0 {
+		f, s.faults[op] = q[0], q[1:]
+	}
+	return f, wait + f.Delay
+}
+
+// Calls returns the calls recorded so far, in arrival order.
+func (s *Script) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// Count returns how many calls of op arrived.
+func (s *Script) Count(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Op == op {
+			n++
+		}
+	}
+	return n
+}
+
+// Wait sleeps d unless the request's context ends first; it reports whether to go on.
+func Wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// Roots returns a pool trusting the certificate of TLS fakes started with httptest (they all
+// share httptest's built-in certificate), for clients built with edge.Client.
+func Roots(srv *httptest.Server) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return pool
+}

@@ -1,0 +1,246 @@
+package reset
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Provider is one system a person can be signed out of. Implementations classify their
+// errors with [Error] (see [NoAccountError], [RetryableError], [HTTPError]) so the executor
+// can tell "no account" from "try again" from "give up". Both methods must honour ctx and be
+// safe to call concurrently for different targets.
+type Provider interface {
+	// Name is the system's short name as users see it: okta, google, zoom, microsoft.
+	Name() string
+	// Lookup reports whether the target has an account: nil when found, an error matching
+	// ErrNoAccount when not, any other error when the system could not be asked.
+	Lookup(ctx context.Context, t Target) error
+	// Revoke ends every session of the target. Revoking twice is harmless.
+	Revoke(ctx context.Context, t Target) error
+}
+
+// RetryPolicy bounds how hard the executor tries one provider.
+type RetryPolicy struct {
+	// MaxAttempts counts the first try; 1 disables retries.
+	MaxAttempts int
+	// BaseDelay is the first backoff; each retry doubles it, with jitter, up to MaxDelay.
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+}
+
+// DefaultRetry suits interactive resets: a responder waits at most a few seconds per system.
+var DefaultRetry = RetryPolicy{MaxAttempts: 5, BaseDelay: 250 * time.Millisecond, MaxDelay: 10 * time.Second}
+
+// Executor signs one target out of several systems at once. A zero Executor is not usable:
+// build it with [NewExecutor].
+type Executor struct {
+	providers []Provider
+	skipped   map[string]string
+	order     []string
+	deadline  time.Duration
+	retry     RetryPolicy
+	log       *slog.Logger
+	sleep     func(ctx context.Context, d time.Duration) error
+	now       func() time.Time
+	observer  Observer
+}
+
+// Observer hears about every attempt and retry; metrics hang off it. It must not block.
+type Observer interface {
+	Retried(provider, reason string)
+}
+
+// Option configures an Executor.
+type Option func(*Executor)
+
+// WithDeadline bounds each provider's whole work (all attempts) so a hanging system ends as
+// failed without holding the others back. Default 30s.
+func WithDeadline(d time.Duration) Option { return func(e *Executor) { e.deadline = d } }
+
+// WithRetry replaces DefaultRetry.
+func WithRetry(p RetryPolicy) Option { return func(e *Executor) { e.retry = p } }
+
+// WithLogger sets where decisions are logged; the default discards them.
+func WithLogger(l *slog.Logger) Option { return func(e *Executor) { e.log = l } }
+
+// WithSkipped names systems that are not configured, with the reason shown to users, so a
+// missing system is reported as skipped instead of silently dropped.
+func WithSkipped(name, reason string) Option {
+	return func(e *Executor) {
+		e.skipped[name] = reason
+		e.order = append(e.order, name)
+	}
+}
+
+// WithObserver reports retries to o.
+func WithObserver(o Observer) Option { return func(e *Executor) { e.observer = o } }
+
+// WithSleep replaces the wait between attempts; tests use it to run without real delays.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(e *Executor) { e.sleep = sleep }
+}
+
+// NewExecutor runs the given providers; their order is the order summaries list them in.
+func NewExecutor(providers []Provider, opts ...Option) *Executor {
+	e := &Executor{
+		providers: providers,
+		skipped:   map[string]string{},
+		deadline:  30 * time.Second,
+		retry:     DefaultRetry,
+		log:       slog.New(slog.DiscardHandler),
+		sleep:     sleepCtx,
+		now:       time.Now,
+	}
+	for _, p := range providers {
+		e.order = append(e.order, p.Name())
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.retry.MaxAttempts < 1 {
+		e.retry.MaxAttempts = 1
+	}
+	return e
+}
+
+// Names lists every system the executor knows of, configured or skipped, in summary order.
+func (e *Executor) Names() []string { return append([]string(nil), e.order...) }
+
+// Selection restricts a run to some systems; the others end as skipped with reason
+// "deselected". A nil Selection runs every configured system.
+type Selection map[string]bool
+
+// Run signs t out of every selected system at once and sends each outcome on the returned
+// channel as soon as it is known; the channel closes when every system has an outcome. Every
+// known system yields exactly one outcome, skipped ones included. Cancelling ctx stops
+// retries: systems not yet finished end as failed, retryable.
+func (e *Executor) Run(ctx context.Context, t Target, sel Selection) <-chan Outcome {
+	out := make(chan Outcome, len(e.order))
+	var wg sync.WaitGroup
+	for _, name := range e.order {
+		if reason, ok := e.skipped[name]; ok {
+			out <- Outcome{Provider: name, Status: Skipped, Detail: reason}
+		}
+	}
+	for _, p := range e.providers {
+		if sel != nil && !sel[p.Name()] {
+			out <- Outcome{Provider: p.Name(), Status: Skipped, Detail: "deselected"}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out <- e.revoke(ctx, p, t)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out
+}
+
+// RunAll is Run for callers that only want the end: outcomes in summary order.
+func (e *Executor) RunAll(ctx context.Context, t Target, sel Selection) []Outcome {
+	got := map[string]Outcome{}
+	for o := range e.Run(ctx, t, sel) {
+		got[o.Provider] = o
+	}
+	return e.ordered(got)
+}
+
+func (e *Executor) ordered(got map[string]Outcome) []Outcome {
+	res := make([]Outcome, 0, len(got))
+	for _, name := range e.order {
+		if o, ok := got[name]; ok {
+			res = append(res, o)
+		}
+	}
+	return res
+}
+
+// revoke runs one provider to its outcome under its own deadline.
+func (e *Executor) revoke(ctx context.Context, p Provider, t Target) Outcome {
+	start := e.now()
+	ctx, cancel := context.WithTimeout(ctx, e.deadline)
+	defer cancel()
+	attempts, err := e.attempt(ctx, p.Name(), func(ctx context.Context) error { return p.Revoke(ctx, t) })
+	o := Outcome{Provider: p.Name(), Attempts: attempts, Duration: e.now().Sub(start)}
+	kind, _, _ := Classify(err)
+	switch {
+	case err == nil:
+		o.Status = Revoked
+	case kind == NotFound:
+		o.Status = NoAccount
+	default:
+		o.Status = Failed
+		o.Detail = err.Error()
+		o.Retryable = kind == Retryable
+	}
+	e.log.Info("provider outcome", "audit", "outcome", "provider", o.Provider, "target", t.Login,
+		"status", string(o.Status), "attempts", o.Attempts, "duration", o.Duration, "detail", o.Detail)
+	return o
+}
+
+// attempt calls fn until it succeeds, fails for good, runs out of attempts or ctx ends. It
+// returns how many attempts were made and the last error.
+func (e *Executor) attempt(ctx context.Context, provider string, fn func(context.Context) error) (int, error) {
+	var err error
+	for n := 1; ; n++ {
+		err = fn(ctx)
+		if err == nil {
+			return n, nil
+		}
+		kind, wait, reason := Classify(err)
+		if kind != Retryable {
+			return n, err
+		}
+		if ctx.Err() != nil {
+			return n, fmt.Errorf("%w (gave up: %v)", err, context.Cause(ctx))
+		}
+		if n >= e.retry.MaxAttempts {
+			return n, fmt.Errorf("%w (gave up after %d attempts)", err, n)
+		}
+		wait = max(wait, e.backoff(n))
+		if dl, ok := ctx.Deadline(); ok && e.now().Add(wait).After(dl) {
+			return n, fmt.Errorf("%w (asked to wait %s, past the deadline)", err, wait.Round(time.Millisecond))
+		}
+		if e.observer != nil {
+			e.observer.Retried(provider, reason)
+		}
+		e.log.Info("retrying provider", "audit", "retry", "provider", provider, "attempt", n,
+			"reason", reason, "wait", wait, "error", err.Error())
+		if serr := e.sleep(ctx, wait); serr != nil {
+			return n, fmt.Errorf("%w (gave up: %v)", err, serr)
+		}
+	}
+}
+
+// backoff is capped exponential backoff with full jitter over its upper half, so replicas that
+// failed together do not retry together.
+func (e *Executor) backoff(n int) time.Duration {
+	d := e.retry.BaseDelay << (n - 1)
+	if d <= 0 || d > e.retry.MaxDelay {
+		d = e.retry.MaxDelay
+	}
+	half := d / 2
+	if half <= 0 {
+		return d
+	}
+	return half + rand.N(half)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,63 @@
+package reset
+
+import (
+	"context"
+	"sync"
+)
+
+// Account is what a system said when asked whether the target exists there.
+type Account string
+
+// The plan words a responder sees before approving.
+const (
+	AccountFound  Account = "account found"
+	AccountNone   Account = "no account"
+	LookupFailed  Account = "lookup failed"
+	NotConfigured Account = "not configured"
+)
+
+// PlanEntry is one system's line in the plan.
+type PlanEntry struct {
+	Provider string  `json:"provider"`
+	Account  Account `json:"account"`
+	Detail   string  `json:"detail,omitempty"`
+}
+
+// Plan asks every configured system at once whether the target has an account there, with the
+// same deadline and retries as a revoke. A failed lookup does not stop a reset: revoking is
+// still attempted, and its outcome is what counts.
+func (e *Executor) Plan(ctx context.Context, t Target) []PlanEntry {
+	got := make([]PlanEntry, len(e.providers))
+	var wg sync.WaitGroup
+	for i, p := range e.providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, e.deadline)
+			defer cancel()
+			_, err := e.attempt(ctx, p.Name(), func(ctx context.Context) error { return p.Lookup(ctx, t) })
+			kind, _, _ := Classify(err)
+			switch {
+			case err == nil:
+				got[i] = PlanEntry{Provider: p.Name(), Account: AccountFound}
+			case kind == NotFound:
+				got[i] = PlanEntry{Provider: p.Name(), Account: AccountNone}
+			default:
+				got[i] = PlanEntry{Provider: p.Name(), Account: LookupFailed, Detail: err.Error()}
+			}
+		}()
+	}
+	wg.Wait()
+	byName := map[string]PlanEntry{}
+	for _, g := range got {
+		byName[g.Provider] = g
+	}
+	for name, reason := range e.skipped {
+		byName[name] = PlanEntry{Provider: name, Account: NotConfigured, Detail: reason}
+	}
+	plan := make([]PlanEntry, 0, len(byName))
+	for _, name := range e.order {
+		plan = append(plan, byName[name])
+	}
+	return plan
+}

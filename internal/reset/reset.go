@@ -1,0 +1,115 @@
+// Package reset is the domain of resetbot: who is being signed out, what each system said, and
+// the executor that asks every system at once. It knows nothing of Slack, SQL or HTTP, so the
+// same engine serves the Slack app, the command line and event hooks.
+package reset
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Target is the person being signed out. Okta is the directory, so the Okta id is the identity;
+// the other systems are asked by email or login, which is how they name the same person.
+type Target struct {
+	OktaID      string
+	Login       string
+	Email       string
+	DisplayName string
+	// Status is the Okta lifecycle status (ACTIVE, SUSPENDED, …), shown to approvers.
+	Status string
+}
+
+// String names the target the way a responder reads it in a summary.
+func (t Target) String() string {
+	switch {
+	case t.DisplayName != "" && t.Email != "":
+		return fmt.Sprintf("%s <%s>", t.DisplayName, t.Email)
+	case t.Email != "":
+		return t.Email
+	case t.Login != "":
+		return t.Login
+	default:
+		return t.OktaID
+	}
+}
+
+// Status is the outcome word a user sees for one system.
+type Status string
+
+// The four outcomes of one provider, in the words summaries use.
+const (
+	Revoked   Status = "revoked"
+	NoAccount Status = "no account"
+	Failed    Status = "failed"
+	Skipped   Status = "skipped"
+)
+
+// Outcome is what one system said about one target.
+type Outcome struct {
+	Provider string `json:"provider"`
+	Status   Status `json:"status"`
+	// Detail is the provider's own words for a failure, or why a provider was skipped.
+	Detail string `json:"detail,omitempty"`
+	// Retryable tells a responder whether running the reset again may help.
+	Retryable bool          `json:"retryable,omitempty"`
+	Attempts  int           `json:"attempts"`
+	Duration  time.Duration `json:"duration_ns"`
+}
+
+// Line renders an outcome as one line of a summary: "zoom: revoked (1 attempt, 120ms)".
+func (o Outcome) Line() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", o.Provider, o.Status)
+	if o.Detail != "" {
+		fmt.Fprintf(&b, " — %s", o.Detail)
+	}
+	if o.Status == Failed {
+		if o.Retryable {
+			b.WriteString(" (retrying may help)")
+		} else {
+			b.WriteString(" (retrying will not help)")
+		}
+	}
+	if o.Attempts > 0 {
+		word := "attempts"
+		if o.Attempts == 1 {
+			word = "attempt"
+		}
+		fmt.Fprintf(&b, " [%d %s, %s]", o.Attempts, word, o.Duration.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
+// Final is the state a whole request ends in.
+type Final string
+
+// A request ends done when nothing failed, partial when some systems failed and failed when
+// every system that was asked failed.
+const (
+	Done    Final = "done"
+	Partial Final = "partial"
+	AllFail Final = "failed"
+)
+
+// Summarize decides the final state from every provider's outcome.
+func Summarize(outcomes []Outcome) Final {
+	failed, asked := 0, 0
+	for _, o := range outcomes {
+		if o.Status == Skipped {
+			continue
+		}
+		asked++
+		if o.Status == Failed {
+			failed++
+		}
+	}
+	switch {
+	case failed == 0:
+		return Done
+	case failed == asked:
+		return AllFail
+	default:
+		return Partial
+	}
+}
