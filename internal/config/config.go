@@ -1,0 +1,306 @@
+// Package config reads resetbot's environment contract (see the README's table) into plain
+// values and rejects what cannot work, naming the variable to fix. It knows no SDK: wiring
+// values into clients is cmd/resetbot's job.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything resetbot reads from its environment.
+type Config struct {
+	Slack     Slack
+	Okta      Okta
+	Google    Google
+	Zoom      Zoom
+	Microsoft Microsoft
+
+	RequesterGroups     []string
+	ApproverGroups      []string
+	RequirePeerApproval bool
+	RequestTTL          time.Duration
+	DatabaseURL         string
+	AllowedTeams        []string
+	HTTPAddr            string
+}
+
+// Slack holds the bot and app-level tokens.
+type Slack struct {
+	BotToken string
+	AppToken string
+	APIURL   string
+}
+
+// Okta is both the directory and a provider.
+type Okta struct {
+	OrgURL         string
+	APIToken       string
+	ClientID       string
+	PrivateKeyFile string
+	PrivateKeyID   string
+}
+
+// Configured reports whether any Okta credential was given.
+func (o Okta) Configured() bool { return o.OrgURL != "" }
+
+// Google is a service account acting as an admin through domain-wide delegation.
+type Google struct {
+	CredentialsFile string
+	Subject         string
+	APIURL          string
+}
+
+// Configured reports whether Google credentials were given.
+func (g Google) Configured() bool { return g.CredentialsFile != "" }
+
+// Zoom is a Server-to-Server OAuth app.
+type Zoom struct {
+	AccountID    string
+	ClientID     string
+	ClientSecret string
+	APIURL       string
+	OAuthURL     string
+}
+
+// Configured reports whether Zoom credentials were given.
+func (z Zoom) Configured() bool { return z.AccountID != "" || z.ClientID != "" || z.ClientSecret != "" }
+
+// Microsoft is an Entra app with User.RevokeSessions.All.
+type Microsoft struct {
+	TenantID      string
+	ClientID      string
+	ClientSecret  string
+	AuthorityHost string
+	GraphURL      string
+}
+
+// Configured reports whether Microsoft credentials were given.
+func (m Microsoft) Configured() bool {
+	return m.TenantID != "" || m.ClientID != "" || m.ClientSecret != ""
+}
+
+// Getenv is how configuration is read; tests pass a map's lookup instead of the process's.
+type Getenv func(key string) (string, bool)
+
+// FromEnv reads the process environment.
+func FromEnv() (Config, error) { return Load(os.LookupEnv) }
+
+// Need says which parts a command requires, so `resetbot reset` does not demand Slack tokens.
+type Need struct {
+	Slack  bool
+	Policy bool
+}
+
+// Load reads and validates everything it can, returning every problem at once so an operator
+// fixes their configuration in one go rather than one restart per variable.
+func Load(env Getenv) (Config, error) {
+	r := reader{env: env}
+	c := Config{
+		Slack: Slack{
+			BotToken: r.str("SLACK_BOT_TOKEN"),
+			AppToken: r.str("SLACK_APP_TOKEN"),
+			APIURL:   r.url("SLACK_API_URL", "https://slack.com/api/"),
+		},
+		Okta: Okta{
+			OrgURL:         strings.TrimSuffix(r.url("OKTA_ORG_URL", ""), "/"),
+			APIToken:       r.str("OKTA_API_TOKEN"),
+			ClientID:       r.str("OKTA_CLIENT_ID"),
+			PrivateKeyFile: r.str("OKTA_PRIVATE_KEY_FILE"),
+			PrivateKeyID:   r.str("OKTA_PRIVATE_KEY_ID"),
+		},
+		Google: Google{
+			CredentialsFile: r.str("GOOGLE_APPLICATION_CREDENTIALS"),
+			Subject:         r.str("GOOGLE_ADMIN_SUBJECT"),
+			APIURL:          r.url("GOOGLE_API_URL", "https://admin.googleapis.com/"),
+		},
+		Zoom: Zoom{
+			AccountID:    r.str("ZOOM_ACCOUNT_ID"),
+			ClientID:     r.str("ZOOM_CLIENT_ID"),
+			ClientSecret: r.str("ZOOM_CLIENT_SECRET"),
+			APIURL:       strings.TrimSuffix(r.url("ZOOM_API_URL", "https://api.zoom.us/v2"), "/"),
+			OAuthURL:     r.url("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token"),
+		},
+		Microsoft: Microsoft{
+			TenantID:      r.str("AZURE_TENANT_ID"),
+			ClientID:      r.str("AZURE_CLIENT_ID"),
+			ClientSecret:  r.str("AZURE_CLIENT_SECRET"),
+			AuthorityHost: r.url("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
+			GraphURL:      strings.TrimSuffix(r.url("MSGRAPH_API_URL", "https://graph.microsoft.com/v1.0"), "/"),
+		},
+		RequesterGroups:     r.list("RESETBOT_REQUESTER_GROUPS"),
+		ApproverGroups:      r.list("RESETBOT_APPROVER_GROUPS"),
+		RequirePeerApproval: r.boolean("RESETBOT_REQUIRE_PEER_APPROVAL"),
+		RequestTTL:          r.duration("RESETBOT_REQUEST_TTL", 15*time.Minute),
+		DatabaseURL:         r.strOr("RESETBOT_DATABASE_URL", "resetbot.db"),
+		AllowedTeams:        r.list("RESETBOT_ALLOWED_TEAMS"),
+		HTTPAddr:            r.str("RESETBOT_HTTP_ADDR"),
+	}
+	c.checkProviders(&r)
+	return c, r.err()
+}
+
+// Require checks what a command needs beyond the providers.
+func (c Config) Require(n Need) error {
+	var r reader
+	if !c.Okta.Configured() {
+		r.fail("OKTA_ORG_URL is not set: resetbot finds people in Okta, so set OKTA_ORG_URL (https://your-org.okta.com) and OKTA_API_TOKEN")
+	}
+	if n.Slack {
+		r.token("SLACK_BOT_TOKEN", c.Slack.BotToken, "xoxb-", "the bot token from OAuth & Permissions")
+		r.token("SLACK_APP_TOKEN", c.Slack.AppToken, "xapp-", "an app-level token with connections:write, from Basic Information → App-Level Tokens")
+	}
+	if n.Policy && len(c.RequesterGroups) == 0 {
+		r.fail("RESETBOT_REQUESTER_GROUPS is not set: name the Okta groups (names or ids, comma separated) whose members may request resets")
+	}
+	return r.err()
+}
+
+// checkProviders turns half-configured systems into errors naming what is missing. A system
+// with nothing set is fine: it is reported as skipped.
+func (c Config) checkProviders(r *reader) {
+	if c.Okta.Configured() {
+		switch {
+		case c.Okta.APIToken != "" && c.Okta.ClientID != "":
+			r.fail("OKTA_API_TOKEN and OKTA_CLIENT_ID are both set: use an API token, or an OAuth service app (OKTA_CLIENT_ID + OKTA_PRIVATE_KEY_FILE), not both")
+		case c.Okta.APIToken == "" && c.Okta.ClientID == "":
+			r.fail("OKTA_ORG_URL is set but neither OKTA_API_TOKEN nor OKTA_CLIENT_ID is: set an API token, or OKTA_CLIENT_ID and OKTA_PRIVATE_KEY_FILE for an OAuth service app")
+		case c.Okta.ClientID != "" && c.Okta.PrivateKeyFile == "":
+			r.fail("OKTA_CLIENT_ID is set but OKTA_PRIVATE_KEY_FILE is not: the service app signs its token requests with that private key (PEM)")
+		}
+		if c.Okta.PrivateKeyFile != "" {
+			r.readable("OKTA_PRIVATE_KEY_FILE", c.Okta.PrivateKeyFile)
+		}
+	} else if c.Okta.APIToken != "" || c.Okta.ClientID != "" {
+		r.fail("OKTA_ORG_URL is not set: Okta credentials were given, but not the org they belong to (https://your-org.okta.com)")
+	}
+	if c.Google.Configured() {
+		r.readable("GOOGLE_APPLICATION_CREDENTIALS", c.Google.CredentialsFile)
+		if c.Google.Subject == "" {
+			r.fail("GOOGLE_ADMIN_SUBJECT is not set: with GOOGLE_APPLICATION_CREDENTIALS set, name the Workspace admin the service account acts as (domain-wide delegation)")
+		}
+	} else if c.Google.Subject != "" {
+		r.fail("GOOGLE_APPLICATION_CREDENTIALS is not set: GOOGLE_ADMIN_SUBJECT was given without the service-account key file")
+	}
+	if c.Zoom.Configured() {
+		r.all("Zoom", map[string]string{"ZOOM_ACCOUNT_ID": c.Zoom.AccountID, "ZOOM_CLIENT_ID": c.Zoom.ClientID, "ZOOM_CLIENT_SECRET": c.Zoom.ClientSecret})
+	}
+	if c.Microsoft.Configured() {
+		r.all("Microsoft 365", map[string]string{"AZURE_TENANT_ID": c.Microsoft.TenantID, "AZURE_CLIENT_ID": c.Microsoft.ClientID, "AZURE_CLIENT_SECRET": c.Microsoft.ClientSecret})
+	}
+}
+
+// reader collects every problem instead of stopping at the first.
+type reader struct {
+	env      Getenv
+	problems []string
+}
+
+func (r *reader) fail(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+func (r *reader) err() error {
+	if len(r.problems) == 0 {
+		return nil
+	}
+	return errors.New("configuration: " + strings.Join(r.problems, "; "))
+}
+
+func (r *reader) str(key string) string {
+	v, _ := r.env(key)
+	return strings.TrimSpace(v)
+}
+
+func (r *reader) strOr(key, def string) string {
+	if v := r.str(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) url(key, def string) string {
+	v := r.strOr(key, def)
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		r.fail("%s is not a URL (want https://host/…): %q", key, v)
+		return ""
+	}
+	return v
+}
+
+func (r *reader) list(key string) []string {
+	var out []string
+	for _, f := range strings.Split(r.str(key), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (r *reader) boolean(key string) bool {
+	v := r.str(key)
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail("%s must be true or false, not %q", key, v)
+	}
+	return b
+}
+
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	v := r.str(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail("%s must be a positive duration such as 15m or 1h, not %q", key, v)
+		return def
+	}
+	return d
+}
+
+// token checks presence and shape without ever echoing the value.
+func (r *reader) token(key, value, prefix, what string) {
+	switch {
+	case value == "":
+		r.fail("%s is not set: it is %s (%s…)", key, what, prefix)
+	case !strings.HasPrefix(value, prefix):
+		r.fail("%s does not start with %s: it should be %s", key, prefix, what)
+	}
+}
+
+func (r *reader) readable(key, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		r.fail("%s: cannot read %s: %v", key, path, errors.Unwrap(err))
+		return
+	}
+	_ = f.Close()
+}
+
+// all reports which of a system's required variables are missing when some are set.
+func (r *reader) all(system string, vars map[string]string) {
+	var missing []string
+	for _, k := range sortedKeys(vars) {
+		if vars[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		r.fail("%s is half configured: %s not set (set all of %s, or none to skip %s)",
+			system, strings.Join(missing, " and "), strings.Join(sortedKeys(vars), ", "), system)
+	}
+}

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) Getenv {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadRejectsHalfConfiguredSystemsNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	key := filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(key, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantErr  []string
+		noSecret string
+	}{
+		{name: "nothing set is valid: every system is skipped", env: map[string]string{}},
+		{name: "zoom without its secret", env: map[string]string{"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c"},
+			wantErr: []string{"ZOOM_CLIENT_SECRET not set"}},
+		{name: "zoom secret alone names both others, never the secret", env: map[string]string{"ZOOM_CLIENT_SECRET": "s3cr3t-value"},
+			wantErr: []string{"ZOOM_ACCOUNT_ID and ZOOM_CLIENT_ID not set"}, noSecret: "s3cr3t-value"},
+		{name: "azure without tenant", env: map[string]string{"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "hunter2"},
+			wantErr: []string{"AZURE_TENANT_ID not set"}, noSecret: "hunter2"},
+		{name: "google key without subject", env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": key},
+			wantErr: []string{"GOOGLE_ADMIN_SUBJECT is not set"}},
+		{name: "google key file missing", env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/nope/key.json", "GOOGLE_ADMIN_SUBJECT": "a@b"},
+			wantErr: []string{"GOOGLE_APPLICATION_CREDENTIALS: cannot read /nope/key.json"}},
+		{name: "okta org without credentials", env: map[string]string{"OKTA_ORG_URL": "https://x.okta.com"},
+			wantErr: []string{"neither OKTA_API_TOKEN nor OKTA_CLIENT_ID"}},
+		{name: "okta token without org", env: map[string]string{"OKTA_API_TOKEN": "00abc"},
+			wantErr: []string{"OKTA_ORG_URL is not set"}, noSecret: "00abc"},
+		{name: "okta service app without key", env: map[string]string{"OKTA_ORG_URL": "https://x.okta.com", "OKTA_CLIENT_ID": "0oa1"},
+			wantErr: []string{"OKTA_PRIVATE_KEY_FILE is not"}},
+		{name: "bad url", env: map[string]string{"ZOOM_API_URL": "api.zoom.us"}, wantErr: []string{"ZOOM_API_URL is not a URL"}},
+		{name: "bad ttl", env: map[string]string{"RESETBOT_REQUEST_TTL": "soon"}, wantErr: []string{"RESETBOT_REQUEST_TTL must be a positive duration"}},
+		{name: "bad bool", env: map[string]string{"RESETBOT_REQUIRE_PEER_APPROVAL": "yes please"}, wantErr: []string{"RESETBOT_REQUIRE_PEER_APPROVAL must be true or false"}},
+		{name: "every problem at once", env: map[string]string{"ZOOM_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"},
+			wantErr: []string{"ZOOM_ACCOUNT_ID", "AZURE_CLIENT_ID"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(envOf(tt.env))
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load accepted %v", tt.env)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if tt.noSecret != "" && strings.Contains(err.Error(), tt.noSecret) {
+				t.Errorf("error leaks a secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadDefaultsAndLists(t *testing.T) {
+	t.Parallel()
+	c, err := Load(envOf(map[string]string{
+		"RESETBOT_REQUESTER_GROUPS": " Security Responders , 00g1 ,,",
+		"ZOOM_API_URL":              "https://zoom.example/v2/",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.RequesterGroups, "|"); got != "Security Responders|00g1" {
+		t.Errorf("requester groups = %q", got)
+	}
+	if c.RequestTTL != 15*time.Minute || c.DatabaseURL != "resetbot.db" || c.Slack.APIURL != "https://slack.com/api/" {
+		t.Errorf("defaults: ttl=%s db=%s slack=%s", c.RequestTTL, c.DatabaseURL, c.Slack.APIURL)
+	}
+	if c.Zoom.APIURL != "https://zoom.example/v2" || c.Zoom.Configured() {
+		t.Errorf("zoom = %+v", c.Zoom)
+	}
+}
+
+func TestRequireNamesWhatACommandNeeds(t *testing.T) {
+	t.Parallel()
+	c, err := Load(envOf(map[string]string{"SLACK_BOT_TOKEN": "xapp-wrong-kind"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Require(Need{Slack: true, Policy: true})
+	for _, w := range []string{"OKTA_ORG_URL is not set", "SLACK_BOT_TOKEN does not start with xoxb-", "SLACK_APP_TOKEN is not set", "RESETBOT_REQUESTER_GROUPS is not set"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Require error %v does not say %q", err, w)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "xapp-wrong-kind") {
+		t.Errorf("error leaks the token: %v", err)
+	}
+}
