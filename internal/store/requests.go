@@ -1,0 +1,364 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+// requestColumns is the column list every request query reads, in scanRequest's order.
+const requestColumns = `id, source, target_okta_id, target_login, target_email, target_name, target_status,
+	reason, requester, approver, channel, message_ts, plan, providers, state,
+	created_at, expires_at, updated_at, lease_owner, lease_until`
+
+// Create stores a new request. The caller chooses its ID (random and unguessable: it travels
+// in Slack button values). A request whose ID, or whose event Source ("okta-event:<uuid>"), is
+// already stored is refused with ErrDuplicate, so a re-delivered event starts nothing twice;
+// Sources "slack" and "cli" may repeat. An empty State is stored as pending, a zero UpdatedAt
+// as CreatedAt.
+func (s *Store) Create(ctx context.Context, r reset.Request) error {
+	if r.ID == "" {
+		return errors.New("create request: no id given")
+	}
+	if r.State == "" {
+		r.State = reset.Pending
+	}
+	if r.CreatedAt.IsZero() {
+		return fmt.Errorf("create request %s: no creation time given", r.ID)
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	requester, approver, plan, providers, err := encodeRequest(r)
+	if err != nil {
+		return fmt.Errorf("create request %s: %w", r.ID, err)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		ON CONFLICT DO NOTHING`,
+		r.ID, r.Source, r.Target.OktaID, r.Target.Login, r.Target.Email, r.Target.DisplayName, r.Target.Status,
+		r.Reason, requester, approver, r.Channel, r.MessageTS, plan, providers, string(r.State),
+		s.at(r.CreatedAt), s.at(r.ExpiresAt), s.at(r.UpdatedAt), r.LeaseOwner, s.at(r.LeaseUntil))
+	if err != nil {
+		return fmt.Errorf("create request %s for %s: %w", r.ID, r.Target, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("create request %s: %w", r.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("create request %s from %s: %w", r.ID, r.Source, ErrDuplicate)
+	}
+	return nil
+}
+
+// Get returns the request with id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (reset.Request, error) {
+	r, err := scanRequest(s.db.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return reset.Request{}, fmt.Errorf("get request %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("get request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// SetMessage records where the request's card was posted, so later steps can update it.
+func (s *Store) SetMessage(ctx context.Context, id, channel, ts string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE requests SET channel = $2, message_ts = $3 WHERE id = $1`, id, channel, ts)
+	return s.changedOne(res, err, "set message of request "+id)
+}
+
+// Approve moves a pending request to running, atomically: of any number of concurrent callers
+// (on any connection, replica or process) exactly one wins. The winner gets the request as it
+// now is, with approver and lease (owner, until leaseUntil) set. A request that is no longer
+// pending, or whose ExpiresAt is not after now, is left alone: the caller gets ErrConflict
+// (also ErrExpired for an expired one) together with the request as it stands, to say e.g.
+// "already approved by X".
+func (s *Store) Approve(ctx context.Context, id string, approver reset.Actor, now time.Time, owner string, leaseUntil time.Time) (reset.Request, error) {
+	who, err := json.Marshal(approver)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
+	}
+	r, err := scanRequest(s.db.QueryRowContext(ctx, `UPDATE requests
+		SET state = 'running', approver = $2, lease_owner = $3, lease_until = $4, updated_at = $5
+		WHERE id = $1 AND state = 'pending' AND (expires_at IS NULL OR expires_at > $5)
+		RETURNING `+requestColumns,
+		id, string(who), owner, s.at(leaseUntil), s.at(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.refuse(ctx, "approve", id, now)
+	}
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Cancel moves a pending, unexpired request to cancelled and returns it. Otherwise it returns
+// ErrConflict (or ErrExpired) with the request as it stands.
+func (s *Store) Cancel(ctx context.Context, id string, by reset.Actor, now time.Time) (reset.Request, error) {
+	who, err := json.Marshal(by)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("cancel request %s: %w", id, err)
+	}
+	r, err := scanRequest(s.db.QueryRowContext(ctx, `UPDATE requests
+		SET state = 'cancelled', cancelled_by = $2, updated_at = $3
+		WHERE id = $1 AND state = 'pending' AND (expires_at IS NULL OR expires_at > $3)
+		RETURNING `+requestColumns,
+		id, string(who), s.at(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.refuse(ctx, "cancel", id, now)
+	}
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("cancel request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// ExpireDue moves every pending request whose ExpiresAt is at or before now to expired and
+// returns the ones this call changed. Replicas may sweep at once: each request is expired by
+// exactly one of them, so each expiry is announced once.
+func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]reset.Request, error) {
+	got, err := s.queryRequests(ctx, `UPDATE requests SET state = 'expired', updated_at = $1
+		WHERE state = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1
+		RETURNING `+requestColumns, s.at(now))
+	if err != nil {
+		return nil, fmt.Errorf("expire due requests: %w", err)
+	}
+	return got, nil
+}
+
+// RecordOutcome stores what one system said about a request, replacing what it said before
+// (a retry of the same provider overwrites its earlier outcome).
+func (s *Store) RecordOutcome(ctx context.Context, id string, o reset.Outcome) error {
+	if o.Provider == "" {
+		return fmt.Errorf("record outcome of request %s: no provider named", id)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO outcomes (request_id, provider, status, detail, retryable, attempts, duration_ns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (request_id, provider) DO UPDATE SET status = excluded.status, detail = excluded.detail,
+			retryable = excluded.retryable, attempts = excluded.attempts, duration_ns = excluded.duration_ns`,
+		id, o.Provider, string(o.Status), o.Detail, o.Retryable, o.Attempts, int64(o.Duration))
+	if err != nil {
+		// Requests are never deleted, so the foreign key fails only for an unknown id.
+		if _, getErr := s.Get(ctx, id); errors.Is(getErr, ErrNotFound) {
+			return fmt.Errorf("record %s outcome of request %s: %w", o.Provider, id, ErrNotFound)
+		}
+		return fmt.Errorf("record %s outcome of request %s: %w", o.Provider, id, err)
+	}
+	return nil
+}
+
+// Outcomes returns what each system said about a request, by provider name. A request with
+// no outcome yet (or no such request) has none.
+func (s *Store) Outcomes(ctx context.Context, id string) ([]reset.Outcome, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT provider, status, detail, retryable, attempts, duration_ns
+		FROM outcomes WHERE request_id = $1 ORDER BY provider`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list outcomes of request %s: %w", id, err)
+	}
+	defer rows.Close()
+	var got []reset.Outcome
+	for rows.Next() {
+		var o reset.Outcome
+		var duration int64
+		if err := rows.Scan(&o.Provider, &o.Status, &o.Detail, &o.Retryable, &o.Attempts, &duration); err != nil {
+			return nil, fmt.Errorf("list outcomes of request %s: %w", id, err)
+		}
+		o.Duration = time.Duration(duration)
+		got = append(got, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list outcomes of request %s: %w", id, err)
+	}
+	return got, nil
+}
+
+// Finish ends a running request in final (done, partial or failed) and clears its lease. Only
+// the lease owner may: anyone else gets ErrLeaseLost, and so does an owner whose request
+// another replica took over or that already ended.
+func (s *Store) Finish(ctx context.Context, id, owner string, final reset.State, now time.Time) error {
+	switch final {
+	case reset.StateDone, reset.StatePartial, reset.StateFailed:
+	default:
+		return fmt.Errorf("finish request %s: %q is not a final state (want done, partial or failed)", id, final)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE requests
+		SET state = $3, lease_owner = '', lease_until = NULL, updated_at = $4
+		WHERE id = $1 AND state = 'running' AND lease_owner = $2`,
+		id, owner, string(final), s.at(now))
+	return s.leaseChanged(ctx, res, err, "finish request "+id, id)
+}
+
+// RenewLease extends owner's lease on a running request to until. ErrLeaseLost means another
+// replica took the request over (or it ended): the caller must stop working on it.
+func (s *Store) RenewLease(ctx context.Context, id, owner string, until time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $3
+		WHERE id = $1 AND state = 'running' AND lease_owner = $2`,
+		id, owner, s.at(until))
+	return s.leaseChanged(ctx, res, err, "renew lease on request "+id, id)
+}
+
+// TakeOver gives owner every running request whose lease lapsed (LeaseUntil at or before now:
+// its replica died or shut down) with a lease until until, and returns them. Replicas racing
+// to take over each get a disjoint share: every request is taken by exactly one.
+func (s *Store) TakeOver(ctx context.Context, owner string, now, until time.Time) ([]reset.Request, error) {
+	got, err := s.queryRequests(ctx, `UPDATE requests SET lease_owner = $1, lease_until = $3, updated_at = $2
+		WHERE state = 'running' AND (lease_until IS NULL OR lease_until <= $2)
+		RETURNING `+requestColumns, owner, s.at(now), s.at(until))
+	if err != nil {
+		return nil, fmt.Errorf("take over lapsed requests for %s: %w", owner, err)
+	}
+	return got, nil
+}
+
+// ReleaseLeases ends owner's leases at now, for a graceful shutdown: its running requests can
+// be taken over at once instead of when the leases would have run out. Owner keeps them until
+// another replica takes them.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $2, updated_at = $2
+		WHERE state = 'running' AND lease_owner = $1`, owner, s.at(now))
+	if err != nil {
+		return fmt.Errorf("release leases of %s: %w", owner, err)
+	}
+	return nil
+}
+
+// Recent returns up to limit requests, newest first (limit 0 or less means 50).
+func (s *Store) Recent(ctx context.Context, limit int) ([]reset.Request, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	got, err := s.queryRequests(ctx, `SELECT `+requestColumns+` FROM requests
+		ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list recent requests: %w", err)
+	}
+	return got, nil
+}
+
+// refuse explains why a compare-and-swap on a pending request changed nothing: the request is
+// missing, no longer pending, or expired.
+func (s *Store) refuse(ctx context.Context, op, id string, now time.Time) (reset.Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("%s request: %w", op, err)
+	}
+	return r, &conflictError{op: op, id: id, state: r.State, expired: r.State == reset.Pending && !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)}
+}
+
+// conflictError is ErrConflict with the state found, and ErrExpired too when that is why.
+type conflictError struct {
+	op, id  string
+	state   reset.State
+	expired bool
+}
+
+func (e *conflictError) Error() string {
+	if e.expired {
+		return fmt.Sprintf("%s request %s: %s before it was approved", e.op, e.id, ErrExpired)
+	}
+	return fmt.Sprintf("%s request %s: %s: it is %s, not pending", e.op, e.id, ErrConflict, e.state)
+}
+
+func (e *conflictError) Is(target error) bool {
+	return target == ErrConflict || (e.expired && target == ErrExpired)
+}
+
+// changedOne turns an UPDATE that should change exactly one request into ErrNotFound when it
+// changed none.
+func (s *Store) changedOne(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// leaseChanged turns a lease update that changed nothing into ErrNotFound or ErrLeaseLost.
+func (s *Store) leaseChanged(ctx context.Context, res sql.Result, err error, what, id string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if r.State != reset.Running {
+		return fmt.Errorf("%s: %w: it is %s", what, ErrLeaseLost, r.State)
+	}
+	return fmt.Errorf("%s: %w: %s runs it now", what, ErrLeaseLost, r.LeaseOwner)
+}
+
+func (s *Store) queryRequests(ctx context.Context, query string, args ...any) ([]reset.Request, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var got []reset.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		got = append(got, r)
+	}
+	return got, rows.Err()
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRequest(row scanner) (reset.Request, error) {
+	var r reset.Request
+	var requester, approver, plan, providers string
+	err := row.Scan(&r.ID, &r.Source, &r.Target.OktaID, &r.Target.Login, &r.Target.Email, &r.Target.DisplayName, &r.Target.Status,
+		&r.Reason, &requester, &approver, &r.Channel, &r.MessageTS, &plan, &providers, &r.State,
+		stamp{&r.CreatedAt}, stamp{&r.ExpiresAt}, stamp{&r.UpdatedAt}, &r.LeaseOwner, stamp{&r.LeaseUntil})
+	if err != nil {
+		return reset.Request{}, err
+	}
+	for _, f := range []struct {
+		name string
+		raw  string
+		into any
+	}{
+		{"requester", requester, &r.Requester},
+		{"approver", approver, &r.Approver},
+		{"plan", plan, &r.Plan},
+		{"providers", providers, &r.Providers},
+	} {
+		if err := json.Unmarshal([]byte(f.raw), f.into); err != nil {
+			return reset.Request{}, fmt.Errorf("decode stored %s of request %s: %w", f.name, r.ID, err)
+		}
+	}
+	return r, nil
+}
+
+func encodeRequest(r reset.Request) (requester, approver, plan, providers string, err error) {
+	var out [4][]byte
+	for i, v := range []any{r.Requester, r.Approver, r.Plan, r.Providers} {
+		if out[i], err = json.Marshal(v); err != nil {
+			return "", "", "", "", err
+		}
+	}
+	return string(out[0]), string(out[1]), string(out[2]), string(out[3]), nil
+}
