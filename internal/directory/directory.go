@@ -1,0 +1,248 @@
+// Package directory uses Okta as resetbot's directory: it turns what a responder typed (an
+// email, an Okta login or an Okta user id) into the person to reset, and lists a person's
+// groups, which decide who may request and approve. Every answer is read live from Okta: the
+// client must come from oktaclient, whose SDK cache is off, so someone just removed from a
+// group loses their say at once.
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/okta/okta-sdk-golang/v2/okta"
+	"github.com/okta/okta-sdk-golang/v2/okta/query"
+
+	"github.com/resetbot/resetbot/internal/oktaclient"
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+// ErrNotFound is matched by errors.Is when no Okta user answers to the name given.
+var ErrNotFound = errors.New("no such user in Okta")
+
+// ErrAmbiguous is matched by errors.Is when several Okta users share the email given.
+var ErrAmbiguous = errors.New("several Okta users match")
+
+// maxName bounds what is sent to Okta: logins are at most 100 characters and emails 254, so a
+// longer name cannot match anyone.
+const maxName = 320
+
+// maxGroupPages bounds group pagination, so a server whose next link never ends cannot hold
+// a request forever (200 groups a page: 200 000 groups).
+const maxGroupPages = 1000
+
+// Directory finds people and their groups in one Okta org. It is safe for concurrent use.
+type Directory struct {
+	users *okta.UserResource
+}
+
+// New uses c, which must be built by oktaclient.New (cache off, no SDK retries).
+func New(c *okta.Client) *Directory { return &Directory{users: c.User} }
+
+// Find resolves who: an Okta user id (00u…), an Okta login, or an email. It reads the user by
+// id or login first; an email that is nobody's login is then looked for as profile.email,
+// which must match exactly one user. Unknown people give an error matching ErrNotFound;
+// several matches give one matching ErrAmbiguous; Okta failures are classified like the
+// provider's (reset.Classify tells "Okta is down" from "refused").
+func (d *Directory) Find(ctx context.Context, who string) (reset.Target, error) {
+	who, err := checkName(who)
+	if err != nil {
+		return reset.Target{}, err
+	}
+	t, err := d.get(ctx, who)
+	if err == nil || !errors.Is(err, ErrNotFound) || !looksLikeEmail(who) {
+		return t, err
+	}
+	return d.searchEmail(ctx, who)
+}
+
+// FindByEmail resolves the person a Slack user is, by the email Slack knows them by: the one
+// Okta user whose profile.email it is, else the user whose login it is.
+func (d *Directory) FindByEmail(ctx context.Context, email string) (reset.Target, error) {
+	email, err := checkName(email)
+	if err != nil {
+		return reset.Target{}, err
+	}
+	if !looksLikeEmail(email) {
+		return reset.Target{}, fmt.Errorf("find okta user by email %s: not an email address: %w", quote(email), ErrNotFound)
+	}
+	t, err := d.searchEmail(ctx, email)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return t, err
+	}
+	return d.get(ctx, email)
+}
+
+// Groups lists every group the user is in, each as its id and its name, so callers can
+// configure either. It follows Okta's pagination to the end; nothing is cached.
+func (d *Directory) Groups(ctx context.Context, oktaUserID string) ([]string, error) {
+	id, err := checkName(oktaUserID)
+	if err != nil {
+		return nil, err
+	}
+	what := "list okta groups of " + quote(id)
+	groups, resp, err := d.users.ListUserGroups(ctx, url.PathEscape(id))
+	var names []string
+	for page := 1; ; page++ {
+		if err != nil {
+			return nil, classify(what, resp, err)
+		}
+		for _, g := range groups {
+			if g == nil {
+				continue
+			}
+			names = append(names, g.Id)
+			if g.Profile != nil && g.Profile.Name != "" {
+				names = append(names, g.Profile.Name)
+			}
+		}
+		if resp == nil || !resp.HasNextPage() {
+			return names, nil
+		}
+		if page >= maxGroupPages {
+			return nil, reset.PermanentError(0, fmt.Errorf("%s: Okta kept paginating past %d pages", what, maxGroupPages))
+		}
+		groups = nil
+		resp, err = resp.Next(ctx, &groups)
+	}
+}
+
+// get reads a user by id or login.
+func (d *Directory) get(ctx context.Context, key string) (reset.Target, error) {
+	u, resp, err := d.users.GetUser(ctx, url.PathEscape(key))
+	if err != nil {
+		return reset.Target{}, classify("find okta user "+quote(key), resp, err)
+	}
+	return target(u), nil
+}
+
+// searchEmail finds the one user whose profile.email is email. It asks filter= first, which
+// reads current data but compares case-sensitively, then search=, which ignores case but is
+// answered from a replicated store that can lag behind a change.
+func (d *Directory) searchEmail(ctx context.Context, email string) (reset.Target, error) {
+	expr := `profile.email eq "` + escape(email) + `"`
+	t, err := d.listOne(ctx, email, query.WithFilter(expr))
+	if !errors.Is(err, ErrNotFound) {
+		return t, err
+	}
+	return d.listOne(ctx, email, query.WithSearch(expr))
+}
+
+// listOne lists the users matching expr and expects exactly one.
+func (d *Directory) listOne(ctx context.Context, email string, expr query.ParamOptions) (reset.Target, error) {
+	what := "find okta user with email " + quote(email)
+	users, resp, err := d.users.ListUsers(ctx, query.NewQueryParams(
+		expr,
+		query.WithLimit(2), // two are enough to know it is not one
+	))
+	if err != nil {
+		return reset.Target{}, classify(what, resp, err)
+	}
+	switch len(users) {
+	case 0:
+		return reset.Target{}, fmt.Errorf("%s: %w", what, ErrNotFound)
+	case 1:
+		return target(users[0]), nil
+	default:
+		logins := make([]string, 0, len(users))
+		for _, u := range users {
+			logins = append(logins, target(u).Login)
+		}
+		return reset.Target{}, fmt.Errorf("%s: %w (%s%s): name the login or Okta id instead", what, ErrAmbiguous,
+			strings.Join(logins, ", "), moreSuffix(resp))
+	}
+}
+
+// moreSuffix says when Okta holds more matches than were fetched.
+func moreSuffix(resp *okta.Response) string {
+	if resp != nil && resp.HasNextPage() {
+		return ", …"
+	}
+	return ""
+}
+
+// classify reads an Okta failure as oktaclient does for the provider, and marks "no such
+// user" with ErrNotFound so callers need not know reset's vocabulary.
+func classify(what string, resp *okta.Response, err error) error {
+	err = oktaclient.Classify(what, oktaclient.ScopeUsersRead+" and "+oktaclient.ScopeGroupsRead, resp, err)
+	if errors.Is(err, reset.ErrNoAccount) {
+		return &notFound{err: err}
+	}
+	return err
+}
+
+// notFound is a classified "no such user" that also matches ErrNotFound.
+type notFound struct{ err error }
+
+func (e *notFound) Error() string        { return e.err.Error() }
+func (e *notFound) Unwrap() error        { return e.err }
+func (e *notFound) Is(target error) bool { return target == ErrNotFound }
+
+// target maps an Okta user to the domain's Target.
+func target(u *okta.User) reset.Target {
+	t := reset.Target{OktaID: u.Id, Status: u.Status}
+	if u.Profile == nil {
+		return t
+	}
+	p := *u.Profile
+	t.Login, t.Email = str(p["login"]), str(p["email"])
+	t.DisplayName = strings.TrimSpace(str(p["firstName"]) + " " + str(p["lastName"]))
+	if t.DisplayName == "" {
+		t.DisplayName = str(p["displayName"])
+	}
+	return t
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// checkName refuses what no Okta user can be named before anything is sent: empty names,
+// control characters, invalid UTF-8, path tricks and names longer than any login or email.
+func checkName(who string) (string, error) {
+	who = strings.TrimSpace(who)
+	switch {
+	case who == "":
+		return "", fmt.Errorf("find okta user: no email, login or Okta id given: %w", ErrNotFound)
+	case len(who) > maxName:
+		return "", fmt.Errorf("find okta user: a %d-byte name is longer than any Okta login or email: %w", len(who), ErrNotFound)
+	case !utf8.ValidString(who):
+		return "", fmt.Errorf("find okta user: the name is not valid UTF-8: %w", ErrNotFound)
+	case who == "." || who == "..":
+		return "", fmt.Errorf("find okta user %q: %w", who, ErrNotFound)
+	case strings.ContainsFunc(who, unicode.IsControl):
+		return "", fmt.Errorf("find okta user %s: the name holds control characters: %w", quote(who), ErrNotFound)
+	}
+	return who, nil
+}
+
+// looksLikeEmail is true for something@something: worth searching profile.email for.
+func looksLikeEmail(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && domain != "" && !strings.Contains(domain, "@")
+}
+
+// escape makes s safe inside a double-quoted string of an Okta filter expression, whose
+// escapes are a backslash before a quote or a backslash. Control characters never get here
+// (checkName refuses them).
+func escape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
+
+// quote shows user input in an error, shortened so a pasted page cannot flood a message.
+func quote(s string) string {
+	const limit = 80
+	if len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
