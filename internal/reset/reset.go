@@ -76,7 +76,7 @@ func (o Outcome) Line() string {
 		if o.Attempts == 1 {
 			word = "attempt"
 		}
-		fmt.Fprintf(&b, " [%d %s, %s]", o.Attempts, word, o.Duration.Round(time.Millisecond))
+		fmt.Fprintf(&b, " [%d %s, %s]", o.Attempts, word, Took(o.Duration))
 	}
 	return b.String()
 }
@@ -112,4 +112,12 @@ func Summarize(outcomes []Outcome) Final {
 	default:
 		return Partial
 	}
+}
+
+// Took renders how long a system took, to the millisecond, as summaries show it.
+func Took(d time.Duration) string {
+	if d < time.Millisecond {
+		return "<1ms"
+	}
+	return d.Round(time.Millisecond).String()
 }

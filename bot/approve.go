@@ -1,0 +1,274 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/slack-go/slack"
+
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
+)
+
+// onInteraction picks the work for a button click. The ack carries nothing: a click's answer
+// goes to response_url or the card.
+func (b *Bot) onInteraction(cb slack.InteractionCallback) func(context.Context) {
+	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+		return nil
+	}
+	action := cb.ActionCallback.BlockActions[0]
+	if action.ActionID != actionApprove && action.ActionID != actionCancel {
+		return nil
+	}
+	return func(ctx context.Context) { b.click(ctx, cb, action) }
+}
+
+// click handles Approve and Cancel. The button's value is only a request id; what the request
+// is comes from the store, so an edited payload can name a request but never change it.
+func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *slack.BlockAction) {
+	reply := b.replier(cb.ResponseURL, cb.Channel.ID, cb.User.ID)
+	clicker := reset.Actor{SlackID: cb.User.ID, TeamID: cb.Team.ID}
+	if !b.teamAllowed(cb.Team.ID) {
+		b.refuse(ctx, "", clicker, action.ActionID, &reset.Refusal{Code: "team_not_allowed", Message: "resetbot does not serve this workspace."}, reply)
+		return
+	}
+	req, err := b.cfg.Store.Get(ctx, action.Value)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			b.refuse(ctx, "", clicker, action.ActionID, &reset.Refusal{Code: "unknown_request", Message: "I don't know that request; nothing was changed."}, reply)
+			return
+		}
+		b.log.Error("load request", "request", action.Value, "error", err.Error())
+		reply(ctx, "I could not load that request just now; nothing was changed. Try again in a minute.")
+		return
+	}
+	if msgTS := cb.Container.MessageTs; msgTS != "" && req.MessageTS != "" && (msgTS != req.MessageTS || cb.Container.ChannelID != req.Channel) {
+		// A click from one card naming another card's request: someone edited the payload.
+		b.log.Warn("button does not belong to the request's card", "audit", "tampering", "request", req.ID, "user", cb.User.ID)
+		b.refuse(ctx, req.ID, clicker, action.ActionID, &reset.Refusal{Code: "tampering", Message: "That button does not belong to this request; nothing was changed."}, reply)
+		return
+	}
+	clicker, groups, refusal := b.identify(ctx, cb.User.ID, cb.Team.ID)
+	if action.ActionID == actionCancel {
+		if refusal == nil {
+			refusal = b.cfg.Policy.MayCancel(req, clicker, groups)
+		}
+		if refusal != nil {
+			b.refuse(ctx, req.ID, clicker, "cancel", refusal, reply)
+			return
+		}
+		b.cancel(ctx, req, clicker, reply)
+		return
+	}
+	if refusal == nil {
+		refusal = b.cfg.Policy.MayApprove(req, clicker, groups, b.now())
+	}
+	if refusal != nil {
+		b.refuse(ctx, req.ID, clicker, "approve", refusal, reply)
+		return
+	}
+	now := b.now()
+	running, err := b.cfg.Store.Approve(ctx, req.ID, clicker, now, b.cfg.Replica, now.Add(b.cfg.Lease))
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			msg := fmt.Sprintf("This request is already %s; nothing more was done.", running.State)
+			if running.Approver.SlackID != "" {
+				msg = fmt.Sprintf("This request is already %s (approved by <@%s>); nothing more was done.", running.State, running.Approver.SlackID)
+			}
+			b.refuse(ctx, req.ID, clicker, "approve", &reset.Refusal{Code: "not_pending", Message: msg}, reply)
+			return
+		}
+		b.log.Error("approve", "request", req.ID, "error", err.Error())
+		reply(ctx, "I could not record your approval; nothing was reset. Try again in a minute.")
+		return
+	}
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "approved", Actor: clicker, Target: req.Target.Login, Reason: req.Reason})
+	b.log.Info("request approved", "audit", "approved", "request", req.ID, "approver", clicker.String())
+	b.execute(ctx, running, nil, "")
+}
+
+func (b *Bot) cancel(ctx context.Context, req reset.Request, by reset.Actor, reply func(context.Context, string)) {
+	cancelled, err := b.cfg.Store.Cancel(ctx, req.ID, by, b.now())
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			reply(ctx, fmt.Sprintf("This request is already %s; nothing was changed.", cancelled.State))
+			return
+		}
+		reply(ctx, "I could not cancel the request just now. Try again in a minute.")
+		return
+	}
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: by, Target: req.Target.Login})
+	b.log.Info("request cancelled", "audit", "cancelled", "request", req.ID, "by", by.String())
+	b.updateCard(ctx, card{req: cancelled, names: b.cfg.Executor.Names()})
+}
+
+// execute runs an approved request to its end: providers in parallel, the card updated as
+// each finishes, a lease renewed while it runs, one summary in the thread at the end. done
+// holds outcomes already final (a request taken over from a dead replica); only the rest run.
+func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outcome, note string) {
+	names := b.cfg.Executor.Names()
+	outcomes := map[string]reset.Outcome{}
+	for _, o := range done {
+		outcomes[o.Provider] = o
+	}
+	sel := req.Selection()
+	if len(done) > 0 {
+		sel = reset.Selection{}
+		for _, n := range names {
+			if _, ok := outcomes[n]; !ok && (req.Selection() == nil || req.Selection()[n]) {
+				sel[n] = true
+			}
+		}
+	}
+
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	lost := make(chan struct{})
+	var leaseWG sync.WaitGroup
+	leaseWG.Add(1)
+	go func() {
+		defer leaseWG.Done()
+		b.holdLease(runCtx, req.ID, cancelRun, lost)
+	}()
+
+	var mu sync.Mutex
+	b.updateCard(ctx, card{req: req, outcomes: copyMap(outcomes), names: names, note: note})
+	for o := range b.cfg.Executor.Run(runCtx, req.Target, sel) {
+		if _, had := outcomes[o.Provider]; had {
+			continue // already final from the replica that started it
+		}
+		if err := b.cfg.Store.RecordOutcome(ctx, req.ID, o); err != nil {
+			b.log.Error("record outcome", "request", req.ID, "provider", o.Provider, "error", err.Error())
+		}
+		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "outcome", Actor: req.Approver, Target: req.Target.Login,
+			Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
+		mu.Lock()
+		outcomes[o.Provider] = o
+		snapshot := copyMap(outcomes)
+		mu.Unlock()
+		b.updateCard(ctx, card{req: req, outcomes: snapshot, names: names, note: note})
+	}
+	cancelRun()
+	leaseWG.Wait()
+	select {
+	case <-lost:
+		b.log.Warn("lease lost while running; another replica finishes this request", "audit", "lease_lost", "request", req.ID)
+		return
+	default:
+	}
+
+	var ordered []reset.Outcome
+	for _, n := range names {
+		if o, ok := outcomes[n]; ok {
+			ordered = append(ordered, o)
+		}
+	}
+	final := reset.Summarize(ordered)
+	if err := b.cfg.Store.Finish(ctx, req.ID, b.cfg.Replica, reset.State(final), b.now()); err != nil {
+		b.log.Error("finish request", "request", req.ID, "error", err.Error())
+		if errors.Is(err, store.ErrLeaseLost) {
+			return
+		}
+	}
+	req.State = reset.State(final)
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "finished", Actor: req.Approver, Target: req.Target.Login, Detail: string(final)})
+	b.log.Info("request finished", "audit", "finished", "request", req.ID, "result", string(final))
+	if b.cfg.Hooks.Finished != nil {
+		b.cfg.Hooks.Finished(final, ordered)
+	}
+	if req.MessageTS != "" {
+		if _, _, err := b.cfg.Slack.PostMessageContext(ctx, req.Channel, slack.MsgOptionTS(req.MessageTS),
+			slack.MsgOptionText(summary(req, ordered, final, note), false)); err != nil {
+			b.log.Error("post summary", "request", req.ID, "error", err.Error())
+		}
+	}
+	b.updateCard(ctx, card{req: req, outcomes: outcomes, names: names, note: note})
+}
+
+// holdLease renews the request's lease until ctx ends; if another replica took it, the run is
+// stopped so two replicas never report the same request.
+func (b *Bot) holdLease(ctx context.Context, id string, stop context.CancelFunc, lost chan<- struct{}) {
+	t := newTicker(b.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			err := b.cfg.Store.RenewLease(ctx, id, b.cfg.Replica, b.now().Add(b.cfg.Lease))
+			if errors.Is(err, store.ErrLeaseLost) {
+				close(lost)
+				stop()
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				b.log.Warn("renew lease", "request", id, "error", err.Error())
+			}
+		}
+	}
+}
+
+// sweep expires cards nobody approved in time and takes over resets whose replica died.
+func (b *Bot) sweep(ctx context.Context) {
+	select {
+	case <-b.stopping:
+		return
+	default:
+	}
+	now := b.now()
+	expired, err := b.cfg.Store.ExpireDue(ctx, now)
+	if err != nil {
+		b.log.Warn("expire pending requests", "error", err.Error())
+	}
+	for _, r := range expired {
+		b.audit(ctx, store.Event{RequestID: r.ID, Kind: "expired", Actor: reset.Actor{Name: "resetbot"}, Target: r.Target.Login})
+		b.log.Info("request expired", "audit", "expired", "request", r.ID)
+		b.updateCard(ctx, card{req: r, names: b.cfg.Executor.Names()})
+	}
+	taken, err := b.cfg.Store.TakeOver(ctx, b.cfg.Replica, now, now.Add(b.cfg.Lease))
+	if err != nil {
+		b.log.Warn("take over interrupted requests", "error", err.Error())
+	}
+	for _, r := range taken {
+		b.audit(ctx, store.Event{RequestID: r.ID, Kind: "taken_over", Actor: reset.Actor{Name: b.cfg.Replica}, Target: r.Target.Login,
+			Detail: "lease of " + r.LeaseOwner + " lapsed"})
+		b.log.Warn("took over an interrupted reset", "audit", "taken_over", "request", r.ID, "from", r.LeaseOwner)
+		done, err := b.cfg.Store.Outcomes(ctx, r.ID)
+		if err != nil {
+			b.log.Error("load outcomes of taken-over request", "request", r.ID, "error", err.Error())
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.execute(ctx, r, done, "resumed after interruption")
+		}()
+	}
+}
+
+func (b *Bot) updateCard(ctx context.Context, c card) {
+	if c.req.MessageTS == "" {
+		return
+	}
+	fallback, blocks := c.render()
+	if _, _, _, err := b.cfg.Slack.UpdateMessageContext(ctx, c.req.Channel, c.req.MessageTS,
+		slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+		b.log.Warn("update card", "request", c.req.ID, "error", err.Error())
+	}
+}
+
+func detailSuffix(o reset.Outcome) string {
+	if o.Detail == "" {
+		return ""
+	}
+	return " — " + o.Detail
+}
+
+func copyMap(m map[string]reset.Outcome) map[string]reset.Outcome {
+	c := make(map[string]reset.Outcome, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,211 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+// Action ids of the card's buttons; the value of each is only the request id; everything else
+// is read from the store when the click arrives.
+const (
+	actionApprove = "approve"
+	actionCancel  = "cancel"
+	blockActions  = "request_actions"
+)
+
+// card is everything the request card shows.
+type card struct {
+	req      reset.Request
+	outcomes map[string]reset.Outcome
+	// names lists the systems in summary order.
+	names []string
+	// note is a line shown under the state, e.g. "resumed after interruption".
+	note string
+}
+
+// render returns the card's fallback text and blocks for its current state.
+func (c card) render() (string, []slack.Block) {
+	r := c.req
+	title, fallback := c.headline()
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, false, false)),
+		slack.NewSectionBlock(nil, []*slack.TextBlockObject{
+			md("*Target*\n%s", targetLine(r.Target)),
+			md("*Requested by*\n%s", actorLine(r.Requester)),
+			md("*Okta status*\n%s", escape(orDash(r.Target.Status))),
+			md("*Reason*\n%s", escape(orDash(r.Reason))),
+		}, nil),
+	}
+	switch r.State {
+	case reset.Pending:
+		blocks = append(blocks,
+			slack.NewSectionBlock(md("*Plan*\n%s", c.planLines()), nil, nil),
+			slack.NewContextBlock("", md("Expires %s. Approving signs %s out of every system marked above.", slackDate(r.ExpiresAt), escape(r.Target.String()))),
+			slack.NewActionBlock(blockActions,
+				slack.NewButtonBlockElement(actionApprove, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).
+					WithStyle(slack.StylePrimary).
+					WithConfirm(slack.NewConfirmationBlockObject(
+						slack.NewTextBlockObject(slack.PlainTextType, "Sign this person out?", false, false),
+						md("%s will be signed out of Okta, Google Workspace, Zoom and Microsoft 365 now.", escape(r.Target.String())),
+						slack.NewTextBlockObject(slack.PlainTextType, "Sign out", false, false),
+						slack.NewTextBlockObject(slack.PlainTextType, "Not yet", false, false))),
+				slack.NewButtonBlockElement(actionCancel, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false)),
+			))
+	case reset.Cancelled:
+		blocks = append(blocks, slack.NewSectionBlock(md(":no_entry_sign: Cancelled by %s. Nothing was reset.", actorLine(r.Approver)), nil, nil))
+	case reset.Expired:
+		blocks = append(blocks, slack.NewSectionBlock(md(":hourglass: Expired %s without approval. Nothing was reset; ask again if it is still needed.", slackDate(r.ExpiresAt)), nil, nil))
+	default: // running or finished
+		blocks = append(blocks,
+			slack.NewSectionBlock(md("*Approved by* %s", actorLine(r.Approver)), nil, nil),
+			slack.NewSectionBlock(md("*Progress*\n%s", c.progressLines()), nil, nil))
+	}
+	if c.note != "" {
+		blocks = append(blocks, slack.NewContextBlock("", md("%s", escape(c.note))))
+	}
+	blocks = append(blocks, slack.NewContextBlock("", md("Request `%s`", r.ID)))
+	return fallback, blocks
+}
+
+func (c card) headline() (title, fallback string) {
+	who := c.req.Target.String()
+	switch c.req.State {
+	case reset.Pending:
+		return "Session reset requested", fmt.Sprintf("Session reset requested for %s: waiting for approval", who)
+	case reset.Running:
+		return "Session reset running", fmt.Sprintf("Signing %s out", who)
+	case reset.Cancelled:
+		return "Session reset cancelled", fmt.Sprintf("Session reset for %s cancelled", who)
+	case reset.Expired:
+		return "Session reset expired", fmt.Sprintf("Session reset for %s expired", who)
+	default:
+		return "Session reset " + string(c.req.State), fmt.Sprintf("Session reset for %s: %s", who, c.req.State)
+	}
+}
+
+func (c card) planLines() string {
+	var b strings.Builder
+	for _, p := range c.req.Plan {
+		fmt.Fprintf(&b, "%s *%s*: %s", planIcon(p.Account), p.Provider, p.Account)
+		if p.Detail != "" && p.Account != reset.AccountFound {
+			fmt.Fprintf(&b, " (%s)", escape(truncate(p.Detail, 150)))
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func (c card) progressLines() string {
+	var b strings.Builder
+	for _, name := range c.names {
+		o, ok := c.outcomes[name]
+		if !ok {
+			fmt.Fprintf(&b, ":hourglass_flowing_sand: *%s*: working…\n", name)
+			continue
+		}
+		fmt.Fprintf(&b, "%s *%s*: %s\n", outcomeIcon(o.Status), name, o.Status)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// summary is the thread reply at the end: one line per system with its outcome word, the
+// system's own detail and the time it took.
+func summary(r reset.Request, outcomes []reset.Outcome, final reset.Final, note string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Result: %s* for %s", final, escape(r.Target.String()))
+	if note != "" {
+		fmt.Fprintf(&b, " (%s)", escape(note))
+	}
+	b.WriteString("\n")
+	for _, o := range outcomes {
+		fmt.Fprintf(&b, "%s *%s*: %s", outcomeIcon(o.Status), o.Provider, o.Status)
+		if o.Detail != "" {
+			fmt.Fprintf(&b, " — %s", escape(truncate(o.Detail, 400)))
+		}
+		if o.Status == reset.Failed {
+			if o.Retryable {
+				b.WriteString(" _(retrying may help)_")
+			} else {
+				b.WriteString(" _(retrying will not help)_")
+			}
+		}
+		if o.Attempts > 0 {
+			fmt.Fprintf(&b, " · %s", reset.Took(o.Duration))
+			if o.Attempts > 1 {
+				fmt.Fprintf(&b, ", %d attempts", o.Attempts)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func md(format string, args ...any) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, truncate(fmt.Sprintf(format, args...), 2900), false, false)
+}
+
+func targetLine(t reset.Target) string {
+	if t.DisplayName != "" {
+		return fmt.Sprintf("%s\n%s", escape(t.DisplayName), escape(orDash(t.Email)))
+	}
+	return escape(t.String())
+}
+
+func actorLine(a reset.Actor) string {
+	switch {
+	case a.SlackID != "":
+		return fmt.Sprintf("<@%s>", a.SlackID)
+	default:
+		return escape(orDash(a.String()))
+	}
+}
+
+// slackDate renders a time in each reader's own time zone, with a UTC fallback.
+func slackDate(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} at {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+func planIcon(a reset.Account) string {
+	switch a {
+	case reset.AccountFound:
+		return ":large_green_circle:"
+	case reset.AccountNone:
+		return ":white_circle:"
+	case reset.LookupFailed:
+		return ":warning:"
+	default:
+		return ":heavy_minus_sign:"
+	}
+}
+
+func outcomeIcon(s reset.Status) string {
+	switch s {
+	case reset.Revoked:
+		return ":white_check_mark:"
+	case reset.NoAccount:
+		return ":white_circle:"
+	case reset.Failed:
+		return ":x:"
+	default:
+		return ":heavy_minus_sign:"
+	}
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "—"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}

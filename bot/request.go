@@ -1,0 +1,199 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
+)
+
+// onCommand decides what the ack says and what work follows. Everything here is local: the
+// ack must leave within Slack's 3 seconds, so Okta and the providers are asked afterwards.
+func (b *Bot) onCommand(cmd slack.SlashCommand) (ack any, work func(context.Context)) {
+	if !b.teamAllowed(cmd.TeamID) {
+		b.log.Warn("command from a workspace not allowed", "audit", "refused", "team", cmd.TeamID, "user", cmd.UserID)
+		return private("resetbot does not serve this workspace."), nil
+	}
+	parsed, err := parseCommand(cmd.Text)
+	if err != nil {
+		return private(err.Error()), nil
+	}
+	if parsed.help {
+		return private(usage(cmd.Command)), nil
+	}
+	return private(":mag: Checking your permissions and looking the person up…"), func(ctx context.Context) {
+		b.request(ctx, cmd, parsed)
+	}
+}
+
+// request runs after the ack: who is asking, who is meant, where they have accounts, then the
+// card. Every refusal is private and changes nothing.
+func (b *Bot) request(ctx context.Context, cmd slack.SlashCommand, parsed command) {
+	reply := b.replier(cmd.ResponseURL, cmd.ChannelID, cmd.UserID)
+	requester, groups, refusal := b.identify(ctx, cmd.UserID, cmd.TeamID)
+	if refusal == nil {
+		refusal = b.cfg.Policy.MayRequest(groups)
+	}
+	if refusal != nil {
+		b.refuse(ctx, "", requester, "request", refusal, reply)
+		return
+	}
+	target, err := b.resolve(ctx, parsed)
+	if err != nil {
+		reply(ctx, err.Error())
+		b.audit(ctx, store.Event{Kind: "refused", Actor: requester, Target: parsed.display(), Reason: parsed.reason, Detail: "target: " + err.Error()})
+		return
+	}
+	now := b.now()
+	req := reset.Request{
+		ID:        newID(),
+		Target:    target,
+		Reason:    parsed.reason,
+		Requester: requester,
+		Source:    "slack",
+		Channel:   cmd.ChannelID,
+		Plan:      b.cfg.Executor.Plan(ctx, target),
+		State:     reset.Pending,
+		CreatedAt: now,
+		UpdatedAt: now,
+		ExpiresAt: now.Add(b.cfg.TTL),
+	}
+	if err := b.cfg.Store.Create(ctx, req); err != nil {
+		b.log.Error("store request", "error", err.Error())
+		reply(ctx, "I could not save the request, so nothing was started. Try again; if it keeps failing, tell whoever runs resetbot.")
+		return
+	}
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "requested", Actor: requester, Target: target.Login, Reason: req.Reason})
+	b.log.Info("request created", "audit", "requested", "request", req.ID, "requester", requester.String(), "target", target.Login)
+
+	fallback, blocks := card{req: req, names: b.cfg.Executor.Names()}.render()
+	channel, ts, err := b.cfg.Slack.PostMessageContext(ctx, cmd.ChannelID, slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...))
+	if err != nil {
+		// Without a card nobody can approve: withdraw the request and tell the requester how to fix it.
+		_, _ = b.cfg.Store.Cancel(ctx, req.ID, reset.Actor{Name: "resetbot"}, b.now())
+		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: reset.Actor{Name: "resetbot"}, Target: target.Login, Detail: "card could not be posted: " + err.Error()})
+		reply(ctx, postFailure(err))
+		return
+	}
+	if err := b.cfg.Store.SetMessage(ctx, req.ID, channel, ts); err != nil {
+		b.log.Error("store card location", "request", req.ID, "error", err.Error())
+	}
+}
+
+// identify turns a Slack user into an Okta person and their live groups. Deleted users, bots
+// and guests are refused before Okta is asked.
+func (b *Bot) identify(ctx context.Context, slackID, team string) (reset.Actor, []string, *reset.Refusal) {
+	actor := reset.Actor{SlackID: slackID, TeamID: team}
+	u, err := b.cfg.Slack.GetUserInfoContext(ctx, slackID)
+	if err != nil {
+		b.log.Error("users.info", "user", slackID, "error", err.Error())
+		return actor, nil, &reset.Refusal{Code: "slack_error", Message: "I could not look you up in Slack just now; nothing was changed. Try again in a minute."}
+	}
+	actor.Name = u.Name
+	switch {
+	case u.Deleted:
+		return actor, nil, &reset.Refusal{Code: "deactivated", Message: "Your Slack account is deactivated."}
+	case u.IsBot || u.IsAppUser:
+		return actor, nil, &reset.Refusal{Code: "bot", Message: "Bots cannot request or approve session resets."}
+	case u.IsRestricted || u.IsUltraRestricted:
+		return actor, nil, &reset.Refusal{Code: "guest", Message: "Guest accounts cannot request or approve session resets."}
+	case u.Profile.Email == "":
+		return actor, nil, &reset.Refusal{Code: "no_email", Message: "I cannot see an email address on your Slack profile, so I cannot find you in Okta. The app needs the users:read.email scope."}
+	}
+	person, err := b.cfg.Directory.FindByEmail(ctx, u.Profile.Email)
+	if err != nil {
+		if isNotFound(err) {
+			return actor, nil, &reset.Refusal{Code: "no_okta_account", Message: fmt.Sprintf("I could not find an Okta account for %s, so I cannot check your permissions.", escape(u.Profile.Email))}
+		}
+		b.log.Error("okta lookup of requester", "user", slackID, "error", err.Error())
+		return actor, nil, &reset.Refusal{Code: "okta_error", Message: "I could not reach Okta to check your permissions; nothing was changed. Try again in a minute."}
+	}
+	actor.OktaLogin, actor.OktaID = person.Login, person.OktaID
+	groups, err := b.cfg.Directory.Groups(ctx, person.OktaID)
+	if err != nil {
+		b.log.Error("okta groups of requester", "user", slackID, "error", err.Error())
+		return actor, nil, &reset.Refusal{Code: "okta_error", Message: "I could not read your Okta groups to check your permissions; nothing was changed. Try again in a minute."}
+	}
+	return actor, groups, nil
+}
+
+// resolve finds the target in Okta; its error is a sentence for the requester.
+func (b *Bot) resolve(ctx context.Context, c command) (reset.Target, error) {
+	var (
+		t   reset.Target
+		err error
+	)
+	switch {
+	case c.slackUser != "":
+		u, uerr := b.cfg.Slack.GetUserInfoContext(ctx, c.slackUser)
+		if uerr != nil || u.Profile.Email == "" {
+			return t, fmt.Errorf("I could not find an email for <@%s> in Slack, so I cannot find them in Okta. Use their email instead.", c.slackUser)
+		}
+		t, err = b.cfg.Directory.FindByEmail(ctx, u.Profile.Email)
+	case c.email != "":
+		t, err = b.cfg.Directory.FindByEmail(ctx, c.email)
+		if isNotFound(err) {
+			t, err = b.cfg.Directory.Find(ctx, c.email)
+		}
+	default:
+		t, err = b.cfg.Directory.Find(ctx, c.login)
+	}
+	switch {
+	case err == nil:
+		return t, nil
+	case isNotFound(err):
+		return t, fmt.Errorf("Nobody in Okta matches `%s`. Nothing was posted; check the spelling or use their Okta login.", escape(c.display()))
+	default:
+		b.log.Error("okta lookup of target", "error", err.Error())
+		return t, errors.New("I could not reach Okta to look that person up; nothing was changed. Try again in a minute.")
+	}
+}
+
+func (c command) display() string {
+	switch {
+	case c.slackUser != "":
+		return "<@" + c.slackUser + ">"
+	case c.email != "":
+		return c.email
+	default:
+		return c.login
+	}
+}
+
+// refuse answers privately and writes the refusal to the audit log.
+func (b *Bot) refuse(ctx context.Context, requestID string, who reset.Actor, what string, r *reset.Refusal, reply func(context.Context, string)) {
+	reply(ctx, r.Message)
+	b.log.Info("refused", "audit", "refused", "action", what, "code", r.Code, "actor", who.String(), "request", requestID)
+	b.audit(ctx, store.Event{RequestID: requestID, Kind: "refused", Actor: who, Detail: what + ": " + r.Code})
+}
+
+func (b *Bot) audit(ctx context.Context, e store.Event) {
+	if e.At.IsZero() {
+		e.At = b.now()
+	}
+	if err := b.cfg.Store.Append(ctx, e); err != nil {
+		b.log.Error("audit log append failed", "audit", e.Kind, "request", e.RequestID, "error", err.Error())
+	}
+}
+
+// postFailure explains, in a responder's words, why the card could not be posted.
+func postFailure(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "not_in_channel"), strings.Contains(msg, "channel_not_found"):
+		return "I can't post in this channel, so nobody could approve the request; nothing was started. Invite me with `/invite @resetbot`, or use the command in a channel I'm in."
+	case strings.Contains(msg, "is_archived"):
+		return "This channel is archived; use the command in an active channel. Nothing was started."
+	default:
+		return "Slack refused the request card (" + escape(msg) + "); nothing was started."
+	}
+}
+
+func isNotFound(err error) bool {
+	return err != nil && errors.Is(err, errNotFound)
+}

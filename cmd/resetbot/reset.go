@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/resetbot/resetbot/internal/config"
+	"github.com/resetbot/resetbot/internal/directory"
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+// resetReport is what `reset --json` prints.
+type resetReport struct {
+	Target   reset.Target      `json:"target"`
+	Reason   string            `json:"reason,omitempty"`
+	DryRun   bool              `json:"dry_run"`
+	Plan     []reset.PlanEntry `json:"plan"`
+	Outcomes []reset.Outcome   `json:"outcomes,omitempty"`
+	Result   reset.Final       `json:"result,omitempty"`
+}
+
+func (a *app) reset(ctx context.Context, args []string) int {
+	fs := a.flags("reset", "reset <email|login|okta-id> [--reason TEXT] [--providers okta,google,zoom,microsoft] [--dry-run] [--json]")
+	reason := fs.String("reason", "", "why, for the log")
+	only := fs.String("providers", "", "comma-separated systems to reset (default: every configured one)")
+	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
+	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
+	verbose := fs.Bool("verbose", false, "log every decision and retry to stderr")
+	if code, ok := a.parse(fs, reorder(args)); !ok {
+		return code
+	}
+	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
+		fmt.Fprintln(a.stderr, "resetbot reset: name exactly one person (email, Okta login or Okta user id)")
+		fs.Usage()
+		return exitUsage
+	}
+	who := strings.TrimSpace(fs.Arg(0))
+
+	cfg, err := config.Load(a.env)
+	if err == nil {
+		err = cfg.Require(config.Need{})
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
+		return exitUsage
+	}
+	w, err := a.wire(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
+		return exitUsage
+	}
+	sel, err := w.selection(*only)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
+		return exitUsage
+	}
+	log := a.logger(*verbose)
+
+	target, err := w.directory.Find(ctx, who)
+	if err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			fmt.Fprintf(a.stderr, "resetbot reset: nobody in Okta matches %q: give their email, Okta login or Okta user id\n", who)
+		} else {
+			fmt.Fprintf(a.stderr, "resetbot reset: could not look %q up in Okta: %v\n", who, err)
+		}
+		return exitFailed
+	}
+	log.Info("reset requested", "audit", "requested", "source", "cli", "target", target.Login, "reason", *reason, "dry_run", *dryRun)
+
+	ex := w.executor(log)
+	rep := resetReport{Target: target, Reason: *reason, DryRun: *dryRun, Plan: ex.Plan(ctx, target)}
+	if !*asJSON {
+		printTarget(a.stdout, target, *reason)
+		printPlan(a.stdout, rep.Plan, sel)
+	}
+	if *dryRun {
+		if *asJSON {
+			return a.printJSON(rep)
+		}
+		fmt.Fprintln(a.stdout, "\nDry run: nothing was revoked.")
+		return exitOK
+	}
+
+	if !*asJSON {
+		fmt.Fprintln(a.stdout, "\nSigning out:")
+	}
+	got := map[string]reset.Outcome{}
+	for o := range ex.Run(ctx, target, sel) {
+		got[o.Provider] = o
+		if !*asJSON {
+			fmt.Fprintf(a.stdout, "  %s\n", o.Line())
+		}
+	}
+	for _, name := range ex.Names() {
+		rep.Outcomes = append(rep.Outcomes, got[name])
+	}
+	rep.Result = reset.Summarize(rep.Outcomes)
+	log.Info("reset finished", "audit", "finished", "target", target.Login, "result", string(rep.Result))
+	if *asJSON {
+		if code := a.printJSON(rep); code != exitOK {
+			return code
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "\nResult: %s\n", rep.Result)
+	}
+	if rep.Result != reset.Done {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// selection turns --providers into an executor selection, refusing names it does not know.
+func (w *wiring) selection(list string) (reset.Selection, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var known []string
+	for _, s := range w.systems {
+		known = append(known, s.name)
+	}
+	sel := reset.Selection{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("--providers: unknown system %q (known: %s)", name, strings.Join(known, ", "))
+		}
+		sel[name] = true
+	}
+	return sel, nil
+}
+
+func printTarget(w io.Writer, t reset.Target, reason string) {
+	fmt.Fprintf(w, "Target: %s\n", t)
+	fmt.Fprintf(w, "Okta:   %s (login %s, status %s)\n", t.OktaID, t.Login, t.Status)
+	if reason != "" {
+		fmt.Fprintf(w, "Reason: %s\n", reason)
+	}
+}
+
+func printPlan(w io.Writer, plan []reset.PlanEntry, sel reset.Selection) {
+	fmt.Fprintln(w, "\nPlan:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, p := range plan {
+		note := p.Detail
+		if sel != nil && !sel[p.Provider] && p.Account != reset.NotConfigured {
+			note = "deselected: will be skipped"
+		}
+		if note != "" {
+			note = "— " + note
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Provider, p.Account, note)
+	}
+	_ = tw.Flush()
+}
+
+func (a *app) printJSON(v any) int {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(a.stderr, "resetbot: write output: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+// logger writes decisions to stderr: warnings only, unless verbose.
+func (a *app) logger(verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// reorder lets flags follow the positional argument (`reset alice@x --dry-run`), as people type.
+func reorder(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(arg, "-") && len(arg) > 1:
+			flags = append(flags, arg)
+			if !strings.Contains(arg, "=") && takesValue(arg) && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			pos = append(pos, arg)
+		}
+	}
+	return append(flags, append([]string{"--"}, pos...)...)
+}
+
+// takesValue lists the flags of reset and audit that are followed by a value.
+func takesValue(flag string) bool {
+	switch strings.TrimLeft(flag, "-") {
+	case "reason", "providers", "since", "target", "file":
+		return true
+	}
+	return false
+}

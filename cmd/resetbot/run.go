@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/resetbot/resetbot/bot"
+	"github.com/resetbot/resetbot/internal/config"
+	"github.com/resetbot/resetbot/internal/provider/edge"
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
+)
+
+// runBot connects to Slack and serves until SIGINT/SIGTERM.
+func (a *app) runBot(ctx context.Context, args []string) int {
+	fs := a.flags("run", "run [--grace 30s]")
+	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM, how long running resets may take to finish before their leases are released")
+	if code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	cfg, err := config.Load(a.env)
+	if err == nil {
+		err = cfg.Require(config.Need{Slack: true, Policy: true})
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	b, closeAll, err := a.buildBot(ctx, cfg, logger, botOptions{})
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
+		return exitUsage
+	}
+	defer closeAll()
+	logger.Info("resetbot starting", "version", version, "database", redactURL(cfg.DatabaseURL))
+	if err := b.Run(ctx, *grace); err != nil {
+		logger.Error("resetbot stopped", "error", err.Error())
+		return exitRuntime
+	}
+	logger.Info("resetbot stopped")
+	return exitOK
+}
+
+// botOptions are the knobs the demo and tests turn; production uses the zero value.
+type botOptions struct {
+	replica string
+	sweep   time.Duration
+	lease   time.Duration
+	retry   *reset.RetryPolicy
+	now     func() time.Time
+}
+
+// buildBot wires configuration into a ready Bot. The returned func closes what it opened.
+func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt botOptions) (*bot.Bot, func(), error) {
+	w, err := a.wire(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("RESETBOT_DATABASE_URL: %w", err)
+	}
+	httpClient := edge.Client(a.roots)
+	api := slack.New(cfg.Slack.BotToken,
+		slack.OptionAppLevelToken(cfg.Slack.AppToken),
+		slack.OptionAPIURL(cfg.Slack.APIURL),
+		slack.OptionHTTPClient(httpClient),
+		// 429 only: Slack did not act on a rate-limited call, so repeating it cannot post a
+		// card twice; a dropped connection might have, so those are not retried.
+		slack.OptionRetryConfig(slack.RetryConfig{MaxRetries: 3}),
+		slack.OptionLog(slogPrinter{logger.With("component", "slack")}),
+	)
+	socket := socketmode.New(api, socketmode.OptionLog(slogPrinter{logger.With("component", "socketmode")}))
+	var execOpts []reset.Option
+	if opt.retry != nil {
+		execOpts = append(execOpts, reset.WithRetry(*opt.retry))
+	}
+	b, err := bot.New(bot.Config{
+		Slack:     api,
+		Socket:    socket,
+		Directory: w.directory,
+		Store:     st,
+		Executor:  w.executor(logger, execOpts...),
+		Policy: reset.Policy{
+			RequesterGroups:     cfg.RequesterGroups,
+			ApproverGroups:      cfg.ApproverGroups,
+			RequirePeerApproval: cfg.RequirePeerApproval,
+		},
+		TTL:          cfg.RequestTTL,
+		AllowedTeams: cfg.AllowedTeams,
+		Replica:      opt.replica,
+		Lease:        opt.lease,
+		Sweep:        opt.sweep,
+		HTTPClient:   httpClient,
+		Logger:       logger,
+		Now:          opt.now,
+	})
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	w.warm(ctx, logger)
+	return b, func() { _ = st.Close() }, nil
+}
+
+// slogPrinter lets slack-go's Printf-style logger write through slog.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Output(_ int, s string) error {
+	p.l.Debug(s)
+	return nil
+}
+
+// redactURL drops the password from a database URL before it is logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/resetbot/resetbot/bot"
+	"github.com/resetbot/resetbot/internal/config"
+	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
+	"github.com/resetbot/resetbot/internal/fake/world"
+)
+
+// stage is a bot running against a world of fakes: the demo plays a story on it and the
+// end-to-end tests drive it. The bot is the real one, wired exactly as `resetbot run` wires it.
+type stage struct {
+	world *world.World
+	bot   *bot.Bot
+	stop  context.CancelFunc
+	done  chan error
+	close func()
+}
+
+// startStage builds the bot from the world's environment and runs it until stop.
+func startStage(ctx context.Context, w *world.World, logger *slog.Logger, opt botOptions) (*stage, error) {
+	a := &app{env: w.Getenv, roots: w.Roots}
+	cfg, err := config.Load(w.Getenv)
+	if err == nil {
+		err = cfg.Require(config.Need{Slack: true, Policy: true})
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, closeAll, err := a.buildBot(ctx, cfg, logger, opt)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	s := &stage{world: w, bot: b, stop: stop, done: make(chan error, 1), close: closeAll}
+	go func() { s.done <- b.Run(runCtx, 10*time.Second) }()
+	return s, nil
+}
+
+// Stop ends the bot gracefully and waits for it.
+func (s *stage) Stop() error {
+	s.stop()
+	err := <-s.done
+	s.close()
+	return err
+}
+
+// Kill ends the bot without its graceful shutdown's lease release, as a crash would: the
+// store is closed under it first.
+func (s *stage) Kill() {
+	s.close()
+	s.stop()
+	<-s.done
+}
+
+// command runs /reset-sessions as person and returns the envelope id.
+func (s *stage) command(p world.Person, text string) string {
+	return s.world.Slack.SendSlashCommand(slackfake.SlashCommand{ChannelID: world.Channel, UserID: p.SlackID, Text: text})
+}
+
+// click presses a button of the card as person.
+func (s *stage) click(p world.Person, card slackfake.Message, action string) string {
+	return s.world.Slack.SendBlockAction(slackfake.BlockAction{
+		UserID: p.SlackID, ChannelID: card.Channel, MessageTS: card.TS,
+		ActionID: action, BlockID: "request_actions", Value: requestID(card),
+	})
+}
+
+// waitCard waits for the n-th card (1 for the first) the bot posts in the channel.
+func (s *stage) waitCard(ctx context.Context, n int) (slackfake.Message, error) {
+	var card slackfake.Message
+	err := s.world.Slack.WaitFor(ctx, func(sn slackfake.Snapshot) bool {
+		seen := 0
+		for _, m := range sn.Messages {
+			if m.ThreadTS == "" && m.Channel == world.Channel && requestID(m) != "" {
+				if seen++; seen == n {
+					card = m
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return card, err
+}
+
+// waitThread waits for the bot's n-th reply in the card's thread.
+func (s *stage) waitThread(ctx context.Context, card slackfake.Message, n int) ([]slackfake.Message, error) {
+	var replies []slackfake.Message
+	err := s.world.Slack.WaitFor(ctx, func(sn slackfake.Snapshot) bool {
+		replies = sn.Thread(card.Channel, card.TS)
+		return len(replies) >= n
+	})
+	return replies, err
+}
+
+// waitPrivate waits for a private answer to person that satisfies ok.
+func (s *stage) waitPrivate(ctx context.Context, p world.Person, ok func(text string) bool) (string, error) {
+	var got string
+	err := s.world.Slack.WaitFor(ctx, func(sn slackfake.Snapshot) bool {
+		for _, r := range sn.Responses {
+			if r.User == p.SlackID && ok(r.Text) {
+				got = r.Text
+				return true
+			}
+		}
+		for _, e := range sn.Ephemerals {
+			if e.User == p.SlackID && ok(e.Text) {
+				got = e.Text
+				return true
+			}
+		}
+		return false
+	})
+	return got, err
+}
+
+// requestID reads the request id a card's Approve button carries; "" when m is no card.
+func requestID(m slackfake.Message) string {
+	for _, blocks := range [][]byte{m.Blocks, firstBlocks(m)} {
+		var bs []struct {
+			Type     string `json:"type"`
+			Elements []struct {
+				ActionID string `json:"action_id"`
+				Value    string `json:"value"`
+			} `json:"elements"`
+		}
+		if json.Unmarshal(blocks, &bs) != nil {
+			continue
+		}
+		for _, b := range bs {
+			for _, el := range b.Elements {
+				if el.ActionID == "approve" {
+					return el.Value
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// firstBlocks is the card as first posted: once approved, its buttons are gone.
+func firstBlocks(m slackfake.Message) []byte {
+	if len(m.History) == 0 {
+		return nil
+	}
+	return m.History[0].Blocks
+}
+
+// errStory marks a demo step that did not go as the story says.
+var errStory = errors.New("the demo did not go as planned")
+
+func storyf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errStory, fmt.Sprintf(format, args...))
+}
