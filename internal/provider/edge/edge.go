@@ -1,5 +1,6 @@
 // Package edge holds what every provider needs at its HTTP edge: reading how long a rate
-// limit asks us to wait, and an HTTP client that keeps the proxy settings operators rely on.
+// limit asks us to wait, an HTTP client that keeps the proxy settings operators rely on, and
+// an OAuth token cache that fetches with the caller's context.
 package edge
 
 import (

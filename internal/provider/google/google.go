@@ -48,7 +48,7 @@ type Config struct {
 // Provider signs people out of Google Workspace. It is safe for concurrent use.
 type Provider struct {
 	users    *admin.UsersService
-	tokens   *tokenCache
+	tokens   *edge.TokenCache
 	subject  string
 	clientID string
 	now      func() time.Time
@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if hc == nil {
 		hc = edge.Client(nil)
 	}
-	tokens := newTokenCache(func(ctx context.Context) (*oauth2.Token, error) {
+	tokens := edge.NewTokenCache(func(ctx context.Context) (*oauth2.Token, error) {
 		tok, err := jc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, boundClient(ctx, hc))).Token()
 		var re *oauth2.RetrieveError
 		switch {

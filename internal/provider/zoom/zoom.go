@@ -58,7 +58,7 @@ type Config struct {
 type Provider struct {
 	api    string
 	hc     *http.Client
-	tokens *tokenCache
+	tokens *edge.TokenCache
 	now    func() time.Time
 }
 
@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	return &Provider{
 		api: strings.TrimRight(api, "/"),
 		hc:  hc,
-		tokens: newTokenCache(func(ctx context.Context) (*oauth2.Token, error) {
+		tokens: edge.NewTokenCache(func(ctx context.Context) (*oauth2.Token, error) {
 			return cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
 		}),
 		now: time.Now,

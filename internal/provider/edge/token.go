@@ -1,4 +1,4 @@
-package zoom
+package edge
 
 import (
 	"context"
@@ -12,10 +12,12 @@ import (
 // on a token fetch that could have happened on an earlier call.
 const refreshMargin = 5 * time.Minute
 
-// tokenCache holds one access token and fetches a new one ahead of its expiry. Unlike
+// TokenCache holds one access token and fetches a new one ahead of its expiry. Unlike
 // oauth2.ReuseTokenSource it fetches with the caller's context, so a token endpoint that hangs
-// ends with the reset's deadline instead of holding the reset past it.
-type tokenCache struct {
+// ends with the reset's deadline instead of holding the reset past it. Only one caller fetches
+// at a time; the others wait for its token or for their own context. It is safe for concurrent
+// use.
+type TokenCache struct {
 	fetch  func(context.Context) (*oauth2.Token, error)
 	margin time.Duration
 	now    func() time.Time
@@ -28,12 +30,14 @@ type tokenCache struct {
 	fetched time.Time
 }
 
-func newTokenCache(fetch func(context.Context) (*oauth2.Token, error)) *tokenCache {
-	return &tokenCache{fetch: fetch, margin: refreshMargin, now: time.Now, fetching: make(chan struct{}, 1)}
+// NewTokenCache returns an empty cache that calls fetch, with the caller's context, whenever
+// it needs a token. A failed fetch is not remembered: the next call fetches again.
+func NewTokenCache(fetch func(context.Context) (*oauth2.Token, error)) *TokenCache {
+	return &TokenCache{fetch: fetch, margin: refreshMargin, now: time.Now, fetching: make(chan struct{}, 1)}
 }
 
 // Token returns the cached token while it is fresh, else fetches a new one.
-func (c *tokenCache) Token(ctx context.Context) (*oauth2.Token, error) {
+func (c *TokenCache) Token(ctx context.Context) (*oauth2.Token, error) {
 	if tok := c.fresh(); tok != nil {
 		return tok, nil
 	}
@@ -58,7 +62,7 @@ func (c *tokenCache) Token(ctx context.Context) (*oauth2.Token, error) {
 
 // Forget drops the cached token after the API rejected it, so the next call fetches anew
 // instead of failing with the same token until it expires.
-func (c *tokenCache) Forget() {
+func (c *TokenCache) Forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tok = nil
@@ -66,7 +70,7 @@ func (c *tokenCache) Forget() {
 
 // fresh returns the cached token unless it expires within the margin. A token living less
 // than twice the margin is refreshed at half its life, so it is still reused.
-func (c *tokenCache) fresh() *oauth2.Token {
+func (c *TokenCache) fresh() *oauth2.Token {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tok == nil || c.tok.AccessToken == "" {

@@ -1,19 +1,21 @@
-package google
+package edge
 
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 )
 
-// countingCache is a tokenCache on a clock the test moves, counting fetches.
-func countingCache(lifetime time.Duration) (*tokenCache, *time.Time, *int) {
+// countingCache is a TokenCache on a clock the test moves, counting fetches.
+func countingCache(lifetime time.Duration) (*TokenCache, *time.Time, *int) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	fetches := 0
-	c := newTokenCache(func(context.Context) (*oauth2.Token, error) {
+	c := NewTokenCache(func(context.Context) (*oauth2.Token, error) {
 		fetches++
 		return &oauth2.Token{AccessToken: "tok", Expiry: now.Add(lifetime)}, nil
 	})
@@ -66,7 +68,7 @@ func TestTokenCacheForgetsRejectedToken(t *testing.T) {
 func TestTokenCacheDoesNotKeepFailures(t *testing.T) {
 	t.Parallel()
 	fail := true
-	c := newTokenCache(func(context.Context) (*oauth2.Token, error) {
+	c := NewTokenCache(func(context.Context) (*oauth2.Token, error) {
 		if fail {
 			fail = false
 			return nil, errors.New("token endpoint down")
@@ -92,5 +94,47 @@ func TestTokenCacheWaitingCallerHonoursContext(t *testing.T) {
 	}
 	if *fetches != 0 {
 		t.Errorf("fetches = %d, want 0", *fetches)
+	}
+}
+
+func TestTokenCacheFetchesOnceForConcurrentCallers(t *testing.T) {
+	t.Parallel()
+	var fetches atomic.Int32
+	entered, release := make(chan struct{}), make(chan struct{})
+	c := NewTokenCache(func(context.Context) (*oauth2.Token, error) {
+		if fetches.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return &oauth2.Token{AccessToken: "tok", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	const callers = 8
+	toks := make(chan string, callers)
+	var wg sync.WaitGroup
+	get := func() {
+		defer wg.Done()
+		tok, err := c.Token(t.Context())
+		if err != nil {
+			toks <- err.Error()
+			return
+		}
+		toks <- tok.AccessToken
+	}
+	wg.Add(callers)
+	go get()
+	<-entered // the first caller is fetching; the rest find the slot taken or the token cached
+	for range callers - 1 {
+		go get()
+	}
+	close(release)
+	wg.Wait()
+	close(toks)
+	for tok := range toks {
+		if tok != "tok" {
+			t.Errorf("Token = %q, want tok", tok)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("fetches = %d, want 1", n)
 	}
 }
