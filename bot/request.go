@@ -45,8 +45,8 @@ func (b *Bot) request(ctx context.Context, cmd slack.SlashCommand, parsed comman
 	}
 	target, err := b.resolve(ctx, parsed)
 	if err != nil {
-		reply(ctx, err.Error())
 		b.audit(ctx, store.Event{Kind: "refused", Actor: requester, Target: parsed.display(), Reason: parsed.reason, Detail: "target: " + err.Error()})
+		reply(ctx, err.Error())
 		return
 	}
 	now := b.now()
@@ -167,9 +167,10 @@ func (c command) display() string {
 
 // refuse answers privately and writes the refusal to the audit log.
 func (b *Bot) refuse(ctx context.Context, requestID string, who reset.Actor, what string, r *reset.Refusal, reply func(context.Context, string)) {
-	reply(ctx, r.Message)
+	// The decision is on record before the person hears of it.
 	b.log.Info("refused", "audit", "refused", "action", what, "code", r.Code, "actor", who.String(), "request", requestID)
 	b.audit(ctx, store.Event{RequestID: requestID, Kind: "refused", Actor: who, Detail: what + ": " + r.Code})
+	reply(ctx, r.Message)
 }
 
 func (b *Bot) audit(ctx context.Context, e store.Event) {

@@ -64,12 +64,7 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 	if err != nil {
 		return err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = st.Stop()
-		}
-	}()
+	defer st.Stop()
 	if err := w.Slack.WaitConnected(ctx, 1); err != nil {
 		return fmt.Errorf("the bot did not connect to Slack: %w", err)
 	}
@@ -97,7 +92,6 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 	}); err != nil {
 		return storyf("the card never showed the end: %v", err)
 	}
-	stopped = true
 	if err := st.Stop(); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/resetbot/resetbot/bot"
@@ -22,6 +23,8 @@ type stage struct {
 	stop  context.CancelFunc
 	done  chan error
 	close func()
+	once  sync.Once
+	err   error
 }
 
 // startStage builds the bot from the world's environment and runs it until stop.
@@ -44,20 +47,14 @@ func startStage(ctx context.Context, w *world.World, logger *slog.Logger, opt bo
 	return s, nil
 }
 
-// Stop ends the bot gracefully and waits for it.
+// Stop ends the bot gracefully and waits for it; calling it again returns the same result.
 func (s *stage) Stop() error {
-	s.stop()
-	err := <-s.done
-	s.close()
-	return err
-}
-
-// Kill ends the bot without its graceful shutdown's lease release, as a crash would: the
-// store is closed under it first.
-func (s *stage) Kill() {
-	s.close()
-	s.stop()
-	<-s.done
+	s.once.Do(func() {
+		s.stop()
+		s.err = <-s.done
+		s.close()
+	})
+	return s.err
 }
 
 // command runs /reset-sessions as person and returns the envelope id.
