@@ -35,10 +35,10 @@ func (c card) render() (string, []slack.Block) {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, false, false)),
 		slack.NewSectionBlock(nil, []*slack.TextBlockObject{
-			md("*Target*\n%s", targetLine(r.Target)),
-			md("*Requested by*\n%s", actorLine(r.Requester)),
-			md("*Okta status*\n%s", escape(orDash(r.Target.Status))),
-			md("*Reason*\n%s", escape(orDash(r.Reason))),
+			field("*Target*\n%s", targetLine(r.Target)),
+			field("*Requested by*\n%s", actorLine(r.Requester)),
+			field("*Okta status*\n%s", escape(orDash(r.Target.Status))),
+			field("*Reason*\n%s", escape(orDash(r.Reason))),
 		}, nil),
 	}
 	switch r.State {
@@ -73,7 +73,7 @@ func (c card) render() (string, []slack.Block) {
 }
 
 func (c card) headline() (title, fallback string) {
-	who := c.req.Target.String()
+	who := escape(c.req.Target.String())
 	switch c.req.State {
 	case reset.Pending:
 		return "Session reset requested", fmt.Sprintf("Session reset requested for %s: waiting for approval", who)
@@ -147,6 +147,11 @@ func summary(r reset.Request, outcomes []reset.Outcome, final reset.Final, note 
 
 func md(format string, args ...any) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, truncate(fmt.Sprintf(format, args...), 2900), false, false)
+}
+
+// field is a section field: Slack allows 2000 characters there, not 3000.
+func field(format string, args ...any) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, truncate(fmt.Sprintf(format, args...), 1900), false, false)
 }
 
 func targetLine(t reset.Target) string {
