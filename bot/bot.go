@@ -112,6 +112,8 @@ type Bot struct {
 	// connected is true between a hello and the next disconnect.
 	mu        sync.Mutex
 	connected bool
+	// work is Run's context for resets: it outlives shutdown by the grace period.
+	work context.Context
 }
 
 // New checks cfg and fills defaults.
@@ -146,6 +148,16 @@ func New(cfg Config) (*Bot, error) {
 	return &Bot{cfg: cfg, log: cfg.Logger, now: cfg.Now, slots: make(chan struct{}, cfg.Workers), stopping: make(chan struct{})}, nil
 }
 
+// workContext is the context resets run under: Run's, or ctx's when Run has not started.
+func (b *Bot) workContext(ctx context.Context) context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.work != nil {
+		return b.work
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // Connected reports whether the Socket Mode connection is up, for readiness probes.
 func (b *Bot) Connected() bool {
 	b.mu.Lock()
@@ -159,6 +171,9 @@ func (b *Bot) Run(ctx context.Context, grace time.Duration) error {
 	// Work outlives ctx by up to grace: a reset half-done at SIGTERM is worse than a late exit.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	b.mu.Lock()
+	b.work = workCtx
+	b.mu.Unlock()
 
 	socketCtx, stopSocket := context.WithCancel(ctx)
 	defer stopSocket()

@@ -1,0 +1,94 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/slack-go/slack"
+
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
+)
+
+// Submission is a reset asked for by something other than a person typing in Slack, such as
+// an Okta event saying an account is at risk.
+type Submission struct {
+	// Who is the target's Okta user id, login or email.
+	Who    string
+	Reason string
+	// Source identifies the trigger uniquely ("okta-event:<uuid>"): a second submission with
+	// the same source is a redelivery and is refused with ErrDuplicate.
+	Source string
+	// Requester is recorded as who asked, e.g. {Name: "okta event user.lifecycle.suspend"}.
+	Requester reset.Actor
+	// Channel receives the card and the summary.
+	Channel string
+	// Auto runs the reset at once; otherwise the card waits for an Approve click.
+	Auto bool
+}
+
+// ErrDuplicate is returned by Submit for a source already submitted.
+var ErrDuplicate = store.ErrDuplicate
+
+// Submit creates a request from s, posts its card and, when s.Auto, runs it. It returns once
+// the card is posted; an automatic reset goes on in the background, and Run's shutdown waits
+// for it like for any other.
+func (b *Bot) Submit(ctx context.Context, s Submission) (reset.Request, error) {
+	select {
+	case <-b.stopping:
+		return reset.Request{}, errors.New("resetbot is shutting down")
+	default:
+	}
+	target, err := b.cfg.Directory.Find(ctx, s.Who)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("find %q in okta: %w", s.Who, err)
+	}
+	now := b.now()
+	req := reset.Request{
+		ID: newID(), Target: target, Reason: s.Reason, Requester: s.Requester, Source: s.Source,
+		Channel: s.Channel, State: reset.Pending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(b.cfg.TTL),
+	}
+	req.Plan = b.cfg.Executor.Plan(ctx, target)
+	if err := b.cfg.Store.Create(ctx, req); err != nil {
+		return reset.Request{}, fmt.Errorf("store request from %s: %w", s.Source, err)
+	}
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "requested", Actor: s.Requester, Target: target.Login, Reason: s.Reason, Detail: s.Source})
+	b.log.Info("request submitted", "audit", "requested", "request", req.ID, "source", s.Source, "target", target.Login, "auto", s.Auto)
+
+	fallback, blocks := card{req: req, names: b.cfg.Executor.Names()}.render()
+	channel, ts, err := b.cfg.Slack.PostMessageContext(ctx, s.Channel, slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...))
+	if err != nil {
+		// Without a card the request cannot be approved or followed; an automatic reset still
+		// runs, since the event asked for it, and the audit log tells the story.
+		b.log.Error("post card for submitted request", "request", req.ID, "channel", s.Channel, "error", err.Error())
+		if !s.Auto {
+			_, _ = b.cfg.Store.Cancel(ctx, req.ID, reset.Actor{Name: "resetbot"}, b.now())
+			b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: reset.Actor{Name: "resetbot"}, Target: target.Login, Detail: "card could not be posted: " + err.Error()})
+			return req, fmt.Errorf("post card in %s: %w", s.Channel, err)
+		}
+	} else {
+		req.Channel, req.MessageTS = channel, ts
+		if err := b.cfg.Store.SetMessage(ctx, req.ID, channel, ts); err != nil {
+			b.log.Error("store card location", "request", req.ID, "error", err.Error())
+		}
+	}
+	if !s.Auto {
+		return req, nil
+	}
+	approver := reset.Actor{Name: "automatic (" + s.Requester.String() + ")"}
+	now = b.now()
+	running, err := b.cfg.Store.Approve(ctx, req.ID, approver, now, b.cfg.Replica, now.Add(b.cfg.Lease))
+	if err != nil {
+		return req, fmt.Errorf("approve automatic request: %w", err)
+	}
+	running.Channel, running.MessageTS = req.Channel, req.MessageTS
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "approved", Actor: approver, Target: target.Login, Reason: s.Reason, Detail: "automatic: " + s.Source})
+	work := b.workContext(ctx)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.execute(work, running, nil, "")
+	}()
+	return running, nil
+}
