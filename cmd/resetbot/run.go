@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -19,10 +20,16 @@ import (
 
 // runBot connects to Slack and serves until SIGINT/SIGTERM.
 func (a *app) runBot(ctx context.Context, args []string) int {
-	fs := a.flags("run", "run [--grace 30s]")
+	fs := a.flags("run", "run [--grace 30s] [--lease 30s] [--replica NAME]")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM, how long running resets may take to finish before their leases are released")
+	lease := fs.Duration("lease", 30*time.Second, "how long another replica waits before finishing a reset whose replica stopped renewing")
+	replica := fs.String("replica", defaultReplica(), "this replica's name in leases and the audit log (must differ between replicas)")
 	if code, ok := a.parse(fs, args); !ok {
 		return code
+	}
+	if *lease < 3*time.Second {
+		fmt.Fprintln(a.stderr, "resetbot run: --lease must be at least 3s: it is renewed every third of it")
+		return exitUsage
 	}
 	cfg, err := config.Load(a.env)
 	if err == nil {
@@ -33,7 +40,7 @@ func (a *app) runBot(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	b, closeAll, err := a.buildBot(ctx, cfg, logger, botOptions{})
+	b, closeAll, err := a.buildBot(ctx, cfg, logger, botOptions{replica: *replica, lease: *lease})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
 		return exitUsage
@@ -125,4 +132,13 @@ func redactURL(raw string) string {
 		return raw
 	}
 	return u.Redacted()
+}
+
+// defaultReplica names this process by host and pid, which differ between replicas.
+func defaultReplica() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "resetbot"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
