@@ -19,8 +19,13 @@ func (a *app) audit(ctx context.Context, args []string) int {
 	target := fs.String("target", "", "only events about this person (email, Okta login or Okta id)")
 	request := fs.String("request", "", "only events of this request id")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, ok := a.parse(fs, reorder(args)); !ok {
+	if code, ok := a.parse(fs, reorder(fs, args)); !ok {
 		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(a.stderr, "resetbot audit: unexpected argument %q: to see one person's events, use --target %s\n", fs.Arg(0), fs.Arg(0))
+		fs.Usage()
+		return exitUsage
 	}
 	cfg, err := config.Load(a.env)
 	if err != nil {

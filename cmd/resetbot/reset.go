@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,7 +34,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
 	verbose := fs.Bool("verbose", false, "log every decision and retry to stderr")
-	if code, ok := a.parse(fs, reorder(args)); !ok {
+	if code, ok := a.parse(fs, reorder(fs, args)); !ok {
 		return code
 	}
 	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
@@ -136,6 +137,9 @@ func (w *wiring) selection(list string) (reset.Selection, error) {
 		}
 		sel[name] = true
 	}
+	if len(sel) == 0 {
+		return nil, fmt.Errorf("--providers: name at least one system (known: %s)", strings.Join(known, ", "))
+	}
 	return sel, nil
 }
 
@@ -182,8 +186,11 @@ func (a *app) logger(verbose bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// reorder lets flags follow the positional argument (`reset alice@x --dry-run`), as people type.
-func reorder(args []string) []string {
+// reorder lets flags follow the positional argument (`reset alice@x --dry-run`), as people
+// type. Which flags take a value is read from fs, so a new flag cannot be missed here. A value
+// flag with nothing after it is left last, so parsing reports "flag needs an argument" instead
+// of quietly taking the "--" separator as its value.
+func reorder(fs *flag.FlagSet, args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
@@ -193,10 +200,14 @@ func reorder(args []string) []string {
 			i = len(args)
 		case strings.HasPrefix(arg, "-") && len(arg) > 1:
 			flags = append(flags, arg)
-			if !strings.Contains(arg, "=") && takesValue(arg) && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
+			if strings.Contains(arg, "=") || !takesValue(fs, arg) {
+				continue
 			}
+			if i+1 == len(args) {
+				return flags
+			}
+			i++
+			flags = append(flags, args[i])
 		default:
 			pos = append(pos, arg)
 		}
@@ -204,11 +215,13 @@ func reorder(args []string) []string {
 	return append(flags, append([]string{"--"}, pos...)...)
 }
 
-// takesValue lists the flags of reset and audit that are followed by a value.
-func takesValue(flag string) bool {
-	switch strings.TrimLeft(flag, "-") {
-	case "reason", "providers", "since", "target", "file":
-		return true
+// takesValue reports whether arg names a flag of fs that is followed by a value: any flag but
+// a boolean one. Unknown flags take none; parsing rejects them anyway.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
 	}
-	return false
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }

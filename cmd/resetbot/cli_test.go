@@ -1,0 +1,730 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resetbot/resetbot/internal/fake"
+	"github.com/resetbot/resetbot/internal/fake/world"
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
+)
+
+// The command-line tests run `resetbot reset`, `check`, `audit` and friends in-process against
+// a world of fakes, and assert on what the operator sees (stdout, stderr, exit code) and on what
+// reached each system.
+
+// cliWorld starts a world of fakes for one test.
+func cliWorld(t *testing.T) *world.World {
+	t.Helper()
+	w, err := world.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+// cliRun is one invocation: what was printed and the exit code.
+type cliRun struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs resetbot with args against w, as a shell would.
+func runCLI(t *testing.T, w *world.World, args ...string) cliRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := (&app{env: w.Getenv, stdout: &out, stderr: &errb, roots: w.Roots}).main(ctx, args)
+	return cliRun{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func (r cliRun) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout:\n%s--- stderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// revokes counts, per system, the sign-outs of p that reached the fakes.
+func revokes(w *world.World, p world.Person) map[string]int {
+	return map[string]int{
+		"okta":      w.Okta.SessionsCleared(p.OktaID),
+		"google":    w.Google.SignOuts(p.Email),
+		"zoom":      w.Zoom.Revocations(p.Email),
+		"microsoft": w.Microsoft.Revocations(p.Email),
+	}
+}
+
+// revokeCalls counts the revoke requests that reached each fake, served or not.
+func revokeCalls(w *world.World) map[string]int {
+	return map[string]int{
+		"okta":      w.Okta.Count("revoke"),
+		"google":    w.Google.Count("revoke"),
+		"zoom":      w.Zoom.Count("revoke"),
+		"microsoft": w.Microsoft.Count("revoke"),
+	}
+}
+
+var nothing = map[string]int{"okta": 0, "google": 0, "zoom": 0, "microsoft": 0}
+
+// outcomeLines finds the "  <system>: …" lines printed under "Signing out:", by system.
+func outcomeLines(stdout string) map[string]string {
+	lines := map[string]string{}
+	_, after, ok := strings.Cut(stdout, "\nSigning out:\n")
+	if !ok {
+		return lines
+	}
+	for _, l := range strings.Split(after, "\n") {
+		l = strings.TrimSpace(l)
+		if name, _, ok := strings.Cut(l, ": "); ok && slices.Contains([]string{"okta", "google", "zoom", "microsoft"}, name) {
+			lines[name] = l
+		}
+	}
+	return lines
+}
+
+// secrets are the values no output may contain.
+func secrets(w *world.World) []string {
+	return []string{world.OktaToken, w.Zoom.ClientSecret(), w.Microsoft.ClientSecret(), w.Slack.BotToken(), w.Slack.AppToken(), "PRIVATE KEY"}
+}
+
+func assertNoSecrets(t *testing.T, w *world.World, r cliRun) {
+	t.Helper()
+	for _, s := range secrets(w) {
+		if strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s) {
+			t.Errorf("output shows the secret %q:\n%s", s, r)
+		}
+	}
+}
+
+func TestResetSignsOutEverywhere(t *testing.T) {
+	t.Parallel()
+	// outcome is the start of a system's line: its status, then for failures the provider's words.
+	type outcome map[string]string
+	allRevoked := outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked", "microsoft": "microsoft: revoked"}
+	cases := []struct {
+		name  string
+		setup func(w *world.World)
+		who   func(w *world.World) world.Person
+		// byID names the person by Okta user id instead of email.
+		byID  bool
+		args  []string
+		code  int
+		lines outcome
+		// also holds more text a system's line must contain.
+		also    outcome
+		result  string
+		revoked map[string]int
+	}{
+		{
+			name:    "everyone has an account",
+			who:     func(w *world.World) world.Person { return w.Alice },
+			code:    exitOK,
+			lines:   allRevoked,
+			result:  "done",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1},
+		},
+		{
+			name:    "an Okta user id names the person too",
+			who:     func(w *world.World) world.Person { return w.Alice },
+			byID:    true,
+			args:    []string{"--reason", "phished"},
+			code:    exitOK,
+			lines:   allRevoked,
+			result:  "done",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1},
+		},
+		{
+			name:    "a missing Zoom account is no account, not a failure",
+			who:     func(w *world.World) world.Person { return w.Bob },
+			code:    exitOK,
+			lines:   outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: no account", "microsoft": "microsoft: revoked"},
+			result:  "done",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1},
+		},
+		{
+			name: "Zoom failing every attempt leaves a partial reset",
+			setup: func(w *world.World) {
+				w.Zoom.FailTimes("revoke", 20, fake.Fault{Status: http.StatusInternalServerError})
+			},
+			who:  func(w *world.World) world.Person { return w.Alice },
+			code: exitFailed,
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "microsoft": "microsoft: revoked",
+				"zoom": "zoom: failed — revoke zoom sessions for alice@example.com: Internal Server Error"},
+			also:    outcome{"zoom": "(retrying may help) [5 attempts"},
+			result:  "partial",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1},
+		},
+		{
+			name:  "Microsoft refusing the permission is a failure that retrying will not fix",
+			setup: func(w *world.World) { w.Microsoft.FailTimes("revoke", 20, fake.Fault{Status: http.StatusForbidden}) },
+			who:   func(w *world.World) world.Person { return w.Alice },
+			code:  exitFailed,
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked",
+				"microsoft": "microsoft: failed — revoke microsoft 365 sessions for alice@example.com: Authorization_RequestDenied: Insufficient privileges"},
+			also:    outcome{"microsoft": "(retrying will not help) [1 attempt,"},
+			result:  "partial",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 0},
+		},
+		{
+			name:  "every system failing fails the reset",
+			setup: func(w *world.World) { cliFailEverywhere(w, http.StatusForbidden) },
+			who:   func(w *world.World) world.Person { return w.Alice },
+			code:  exitFailed,
+			lines: outcome{"okta": "okta: failed", "google": "google: failed", "zoom": "zoom: failed",
+				"microsoft": "microsoft: failed"},
+			result:  "failed",
+			revoked: nothing,
+		},
+		{
+			name: "deselected systems are skipped and not called",
+			who:  func(w *world.World) world.Person { return w.Alice },
+			args: []string{"--providers", "okta, Google"},
+			code: exitOK,
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked",
+				"zoom": "zoom: skipped — deselected", "microsoft": "microsoft: skipped — deselected"},
+			result:  "done",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 0},
+		},
+		{
+			name: "an unconfigured system is skipped, naming what to set",
+			setup: func(w *world.World) {
+				for _, k := range []string{"ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"} {
+					w.Set(k, "")
+				}
+			},
+			who:  func(w *world.World) world.Person { return w.Alice },
+			code: exitOK,
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "microsoft": "microsoft: revoked",
+				"zoom": "zoom: skipped — not configured: ZOOM_ACCOUNT_ID is not set"},
+			result:  "done",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := cliWorld(t)
+			if tc.setup != nil {
+				tc.setup(w)
+			}
+			p := tc.who(w)
+			who := p.Email
+			if tc.byID {
+				who = p.OktaID
+			}
+			r := runCLI(t, w, append([]string{"reset", who}, tc.args...)...)
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d\n%s", r.code, tc.code, r)
+			}
+			if want := "Target: " + p.Name + " <" + p.Email + ">"; !strings.Contains(r.stdout, want) {
+				t.Errorf("stdout does not name the target %q\n%s", want, r)
+			}
+			got := outcomeLines(r.stdout)
+			if len(got) != 4 {
+				t.Errorf("want one outcome line per system, got %d\n%s", len(got), r)
+			}
+			for name, want := range tc.lines {
+				if !strings.HasPrefix(got[name], want) {
+					t.Errorf("%s line = %q, want it to start with %q", name, got[name], want)
+				}
+			}
+			for name, want := range tc.also {
+				if !strings.Contains(got[name], want) {
+					t.Errorf("%s line = %q, want it to contain %q", name, got[name], want)
+				}
+			}
+			if want := "\nResult: " + tc.result + "\n"; !strings.Contains(r.stdout, want) {
+				t.Errorf("stdout lacks %q\n%s", strings.TrimSpace(want), r)
+			}
+			if g := revokes(w, p); !maps.Equal(g, tc.revoked) {
+				t.Errorf("sign-outs that reached the systems = %v, want %v", g, tc.revoked)
+			}
+			for name, n := range revokeCalls(w) {
+				if strings.HasPrefix(tc.lines[name], name+": skipped") && n != 0 {
+					t.Errorf("%s was skipped but its revoke endpoint was called %d times", name, n)
+				}
+			}
+			if r.stderr != "" {
+				t.Errorf("stderr should be quiet without --verbose:\n%s", r)
+			}
+			assertNoSecrets(t, w, r)
+		})
+	}
+}
+
+// cliFailEverywhere makes every system's revoke answer status, for good.
+func cliFailEverywhere(w *world.World, status int) {
+	for _, s := range []interface {
+		FailTimes(op string, n int, f fake.Fault)
+	}{w.Okta, w.Google, w.Zoom, w.Microsoft} {
+		s.FailTimes("revoke", 20, fake.Fault{Status: status})
+	}
+}
+
+func TestResetRetriesAFlakySystemToSuccess(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	w.Zoom.FailTimes("revoke", 2, fake.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"0"}}})
+	r := runCLI(t, w, "reset", w.Alice.Email)
+	if r.code != exitOK {
+		t.Fatalf("exit code %d, want 0\n%s", r.code, r)
+	}
+	if got := outcomeLines(r.stdout)["zoom"]; !strings.HasPrefix(got, "zoom: revoked [3 attempts") {
+		t.Errorf("zoom line = %q, want revoked after 3 attempts", got)
+	}
+	if got := w.Zoom.Revocations(w.Alice.Email); got != 1 {
+		t.Errorf("zoom revocations = %d, want 1", got)
+	}
+}
+
+func TestResetDryRunRevokesNothing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		args   func(w *world.World) []string
+		reason string
+		plan   map[string]string
+	}{
+		{
+			name: "flag before the person",
+			args: func(w *world.World) []string { return []string{"reset", "--dry-run", w.Alice.Email} },
+			plan: map[string]string{"okta": "account found", "google": "account found", "zoom": "account found", "microsoft": "account found"},
+		},
+		{
+			name: "flags after the person, as people type",
+			args: func(w *world.World) []string {
+				return []string{"reset", w.Bob.Email, "--reason", "phished", "--dry-run"}
+			},
+			reason: "phished",
+			plan:   map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found"},
+		},
+		{
+			name: "a flag with its value after =",
+			args: func(w *world.World) []string {
+				return []string{"reset", w.Bob.Email, "--dry-run", "--reason=lost laptop"}
+			},
+			reason: "lost laptop",
+			plan:   map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := cliWorld(t)
+			r := runCLI(t, w, tc.args(w)...)
+			if r.code != exitOK {
+				t.Fatalf("exit code %d, want 0\n%s", r.code, r)
+			}
+			_, plan, ok := strings.Cut(r.stdout, "\nPlan:\n")
+			if !ok {
+				t.Fatalf("no plan printed\n%s", r)
+			}
+			for _, l := range strings.Split(plan, "\n") {
+				f := strings.Fields(l)
+				if len(f) < 3 {
+					continue
+				}
+				if want, ok := tc.plan[f[0]]; ok && !strings.HasPrefix(strings.Join(f[1:], " "), want) {
+					t.Errorf("plan line %q, want %q", strings.TrimSpace(l), want)
+				}
+				delete(tc.plan, f[0])
+			}
+			if len(tc.plan) != 0 {
+				t.Errorf("plan lacks %v\n%s", tc.plan, r)
+			}
+			if !strings.Contains(r.stdout, "Dry run: nothing was revoked.") {
+				t.Errorf("stdout does not say nothing was revoked\n%s", r)
+			}
+			if strings.Contains(r.stdout, "Signing out:") {
+				t.Errorf("a dry run signed out\n%s", r)
+			}
+			if tc.reason != "" && !strings.Contains(r.stdout, "Reason: "+tc.reason+"\n") {
+				t.Errorf("the reason %q is not shown\n%s", tc.reason, r)
+			}
+			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+				t.Errorf("a dry run reached the systems' revoke endpoints: %v", c)
+			}
+		})
+	}
+}
+
+func TestResetJSON(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	r := runCLI(t, w, "reset", "--json", "--reason", "phished", w.Bob.Email)
+	if r.code != exitOK {
+		t.Fatalf("exit code %d, want 0\n%s", r.code, r)
+	}
+	var rep struct {
+		Target   reset.Target      `json:"target"`
+		Reason   string            `json:"reason"`
+		DryRun   bool              `json:"dry_run"`
+		Plan     []reset.PlanEntry `json:"plan"`
+		Outcomes []reset.Outcome   `json:"outcomes"`
+		Result   string            `json:"result"`
+	}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, r)
+	}
+	if dec.More() {
+		t.Errorf("stdout holds more than one JSON document\n%s", r)
+	}
+	if rep.Target.Email != w.Bob.Email || rep.Target.OktaID != w.Bob.OktaID || rep.Reason != "phished" || rep.DryRun {
+		t.Errorf("target/reason/dry_run = %+v %q %v", rep.Target, rep.Reason, rep.DryRun)
+	}
+	wantPlan := []reset.PlanEntry{
+		{Provider: "okta", Account: reset.AccountFound},
+		{Provider: "google", Account: reset.AccountFound},
+		{Provider: "zoom", Account: reset.AccountNone},
+		{Provider: "microsoft", Account: reset.AccountFound},
+	}
+	if !slices.Equal(rep.Plan, wantPlan) {
+		t.Errorf("plan = %+v, want %+v", rep.Plan, wantPlan)
+	}
+	var got []string
+	for _, o := range rep.Outcomes {
+		got = append(got, o.Provider+"="+string(o.Status))
+		if o.Attempts != 1 {
+			t.Errorf("%s: %d attempts, want 1", o.Provider, o.Attempts)
+		}
+	}
+	want := []string{"okta=revoked", "google=revoked", "zoom=no account", "microsoft=revoked"}
+	if !slices.Equal(got, want) {
+		t.Errorf("outcomes = %v, want %v in summary order", got, want)
+	}
+	if rep.Result != "done" {
+		t.Errorf("result = %q, want done", rep.Result)
+	}
+	if g := revokes(w, w.Bob); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1}) {
+		t.Errorf("sign-outs = %v", g)
+	}
+}
+
+func TestResetRefusesWhatItCannotDo(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		// unset lists variables removed from the world's environment.
+		unset []string
+		set   map[string]string
+		args  []string
+		code  int
+		// stderr must contain every one of these.
+		stderr []string
+	}{
+		{name: "no person", args: []string{"reset"}, code: exitUsage, stderr: []string{"name exactly one person", "usage: resetbot reset"}},
+		{name: "two people", args: []string{"reset", "alice@example.com", "bob@example.com"}, code: exitUsage, stderr: []string{"name exactly one person"}},
+		{name: "a blank person", args: []string{"reset", "  "}, code: exitUsage, stderr: []string{"name exactly one person"}},
+		{name: "an unknown flag", args: []string{"reset", "--dryrun", "alice@example.com"}, code: exitUsage, stderr: []string{"flag provided but not defined: -dryrun"}},
+		{name: "a flag missing its value", args: []string{"reset", "alice@example.com", "--reason"}, code: exitUsage, stderr: []string{"flag needs an argument: -reason"}},
+		{name: "an unknown system", args: []string{"reset", "--providers", "okta,slack", "alice@example.com"}, code: exitUsage, stderr: []string{`unknown system "slack"`, "okta, google, zoom, microsoft"}},
+		{name: "no system at all", args: []string{"reset", "--providers", " , ", "alice@example.com"}, code: exitUsage, stderr: []string{"--providers: name at least one system"}},
+		{name: "nobody by that name", args: []string{"reset", "nobody@example.com"}, code: exitFailed, stderr: []string{`nobody in Okta matches "nobody@example.com"`}},
+		{name: "half-configured Zoom", unset: []string{"ZOOM_CLIENT_SECRET"}, args: []string{"reset", "alice@example.com"}, code: exitUsage, stderr: []string{"ZOOM_CLIENT_SECRET"}},
+		{name: "half-configured Microsoft", unset: []string{"AZURE_TENANT_ID"}, args: []string{"reset", "alice@example.com"}, code: exitUsage, stderr: []string{"AZURE_TENANT_ID"}},
+		{name: "no Okta org", unset: []string{"OKTA_ORG_URL"}, args: []string{"reset", "alice@example.com"}, code: exitUsage, stderr: []string{"OKTA_ORG_URL is not set"}},
+		{name: "no Okta at all", unset: []string{"OKTA_ORG_URL", "OKTA_API_TOKEN"}, args: []string{"reset", "alice@example.com"}, code: exitUsage, stderr: []string{"OKTA_ORG_URL is not set", "resetbot finds people in Okta"}},
+		{name: "Google admin without a key", unset: []string{"GOOGLE_APPLICATION_CREDENTIALS"}, args: []string{"reset", "alice@example.com"}, code: exitUsage, stderr: []string{"GOOGLE_APPLICATION_CREDENTIALS is not set"}},
+		{name: "a URL that is not one", set: map[string]string{"ZOOM_API_URL": "api.zoom.us/v2"}, args: []string{"reset", "alice@example.com"}, code: exitUsage, stderr: []string{"ZOOM_API_URL is not a URL"}},
+		{name: "a wrong Okta token", set: map[string]string{"OKTA_API_TOKEN": "00wrongtoken"}, args: []string{"reset", "alice@example.com"}, code: exitFailed, stderr: []string{`could not look "alice@example.com" up in Okta`}},
+		{name: "check with a half-configured Zoom", unset: []string{"ZOOM_CLIENT_SECRET"}, args: []string{"check"}, code: exitUsage, stderr: []string{"resetbot check:", "ZOOM_CLIENT_SECRET"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := cliWorld(t)
+			for _, k := range tc.unset {
+				w.Set(k, "")
+			}
+			for k, v := range tc.set {
+				w.Set(k, v)
+			}
+			r := runCLI(t, w, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d\n%s", r.code, tc.code, r)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q\n%s", want, r)
+				}
+			}
+			if strings.Contains(r.stdout, "Signing out:") {
+				t.Errorf("signed out after all\n%s", r)
+			}
+			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+				t.Errorf("revoke endpoints were called: %v", c)
+			}
+			assertNoSecrets(t, w, r)
+			if v, ok := tc.set["OKTA_API_TOKEN"]; ok && strings.Contains(r.stderr, v) {
+				t.Errorf("stderr shows the Okta token\n%s", r)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		setup func(w *world.World)
+		code  int
+		// want maps a system to the first word of its line.
+		want map[string]string
+		// detail, when set, must appear on the named system's line.
+		detail map[string]string
+		// hidden must appear nowhere in the output.
+		hidden string
+	}{
+		{
+			name: "every system answers",
+			code: exitOK,
+			want: map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok"},
+		},
+		{
+			name:   "a wrong Zoom secret",
+			setup:  func(w *world.World) { w.Set("ZOOM_CLIENT_SECRET", "wrong-zoom-secret-value") },
+			code:   exitFailed,
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "FAILED", "microsoft": "ok"},
+			detail: map[string]string{"zoom": "Invalid client_id or client_secret"},
+			hidden: "wrong-zoom-secret-value",
+		},
+		{
+			name:   "a wrong Microsoft secret",
+			setup:  func(w *world.World) { w.Set("AZURE_CLIENT_SECRET", "wrong-azure-secret-value") },
+			code:   exitFailed,
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "FAILED"},
+			hidden: "wrong-azure-secret-value",
+		},
+		{
+			name: "an unconfigured system",
+			setup: func(w *world.World) {
+				for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} {
+					w.Set(k, "")
+				}
+			},
+			code:   exitOK,
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "skipped"},
+			detail: map[string]string{"microsoft": "not configured: AZURE_TENANT_ID is not set"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := cliWorld(t)
+			if tc.setup != nil {
+				tc.setup(w)
+			}
+			r := runCLI(t, w, "check")
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d\n%s", r.code, tc.code, r)
+			}
+			if !strings.HasPrefix(r.stdout, "Configuration: valid\n") {
+				t.Errorf("stdout does not start with the configuration verdict\n%s", r)
+			}
+			_, systems, _ := strings.Cut(r.stdout, "\nSystems:\n")
+			seen := map[string]bool{}
+			for _, l := range strings.Split(systems, "\n") {
+				f := strings.Fields(l)
+				if len(f) < 2 {
+					continue
+				}
+				want, ok := tc.want[f[0]]
+				if !ok {
+					t.Errorf("unexpected line %q", l)
+					continue
+				}
+				seen[f[0]] = true
+				if f[1] != want {
+					t.Errorf("%s: %q, want %s", f[0], strings.TrimSpace(l), want)
+				}
+				if d := tc.detail[f[0]]; d != "" && !strings.Contains(l, d) {
+					t.Errorf("%s line %q lacks %q", f[0], strings.TrimSpace(l), d)
+				}
+			}
+			if len(seen) != len(tc.want) {
+				t.Errorf("systems listed: %v, want %v\n%s", seen, tc.want, r)
+			}
+			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+				t.Errorf("check revoked something: %v", c)
+			}
+			assertNoSecrets(t, w, r)
+			if tc.hidden != "" && (strings.Contains(r.stdout, tc.hidden) || strings.Contains(r.stderr, tc.hidden)) {
+				t.Errorf("output shows the configured secret\n%s", r)
+			}
+		})
+	}
+}
+
+func TestHelpVersionAndUnknownCommands(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args []string
+		code int
+		// want must appear in stdout or stderr.
+		want []string
+	}{
+		{args: []string{"version"}, code: exitOK, want: []string{"resetbot " + version}},
+		{args: []string{"--help"}, code: exitOK, want: []string{"usage: resetbot <command>", "reset", "check", "audit", "demo"}},
+		{args: []string{"help"}, code: exitOK, want: []string{"usage: resetbot <command>"}},
+		{args: nil, code: exitUsage, want: []string{"usage: resetbot <command>"}},
+		{args: []string{"run", "--help"}, code: exitOK, want: []string{"usage: resetbot run", "-grace"}},
+		{args: []string{"reset", "--help"}, code: exitOK, want: []string{"usage: resetbot reset", "-dry-run", "-providers", "-json", "-reason"}},
+		{args: []string{"reset", "alice@example.com", "-h"}, code: exitOK, want: []string{"usage: resetbot reset"}},
+		{args: []string{"check", "--help"}, code: exitOK, want: []string{"usage: resetbot check"}},
+		{args: []string{"audit", "--help"}, code: exitOK, want: []string{"usage: resetbot audit", "-since", "-target", "-request"}},
+		{args: []string{"demo", "--help"}, code: exitOK, want: []string{"usage: resetbot demo"}},
+		{args: []string{"version", "--help"}, code: exitOK, want: []string{"usage: resetbot version"}},
+		{args: []string{"revoke", "alice@example.com"}, code: exitUsage, want: []string{`unknown command "revoke"`, "usage: resetbot <command>"}},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(append([]string{"resetbot"}, tc.args...), " "), func(t *testing.T) {
+			t.Parallel()
+			w := cliWorld(t)
+			r := runCLI(t, w, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d\n%s", r.code, tc.code, r)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(r.stdout+r.stderr, want) {
+					t.Errorf("output lacks %q\n%s", want, r)
+				}
+			}
+			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+				t.Errorf("revoke endpoints were called: %v", c)
+			}
+		})
+	}
+}
+
+func TestAuditFlagsMayFollowEachOther(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	dbURL, _ := w.Getenv("RESETBOT_DATABASE_URL")
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rita := reset.Actor{SlackID: w.Rita.SlackID, OktaLogin: w.Rita.Email, Name: w.Rita.Name}
+	for _, e := range []store.Event{
+		{RequestID: "req-alice-0001", Kind: store.KindRequested, Actor: rita, Target: w.Alice.Email, Reason: "phished"},
+		{RequestID: "req-bob-0002", Kind: store.KindRequested, Actor: rita, Target: w.Bob.Email, Reason: "lost laptop"},
+	} {
+		if err := st.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name       string
+		args       []string
+		code       int
+		show, hide string
+	}{
+		{name: "request filter", args: []string{"audit", "--request", "req-bob-0002"}, code: exitOK, show: "lost laptop", hide: "phished"},
+		{name: "request filter after another flag", args: []string{"audit", "--since", "1h", "--request", "req-alice-0001"}, code: exitOK, show: "phished", hide: "lost laptop"},
+		{name: "target filter", args: []string{"audit", "--target", w.Bob.Email}, code: exitOK, show: "lost laptop", hide: "phished"},
+		{name: "a person given without --target", args: []string{"audit", w.Bob.Email}, code: exitUsage, show: "use --target bob@example.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, w, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d\n%s", r.code, tc.code, r)
+			}
+			if !strings.Contains(r.stdout+r.stderr, tc.show) {
+				t.Errorf("output lacks %q\n%s", tc.show, r)
+			}
+			if tc.hide != "" && strings.Contains(r.stdout, tc.hide) {
+				t.Errorf("output shows %q, which the filter excludes\n%s", tc.hide, r)
+			}
+		})
+	}
+}
+
+// TestBinaryResetsAgainstTheFakes builds the real binary and runs it as an operator would:
+// configuration only from the environment, the fakes' certificate trusted through
+// SSL_CERT_FILE, no test hooks.
+func TestBinaryResetsAgainstTheFakes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "resetbot")
+	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancelBuild()
+	build := exec.CommandContext(buildCtx, goTool, "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	w := cliWorld(t)
+	certFile := filepath.Join(dir, "fakes.pem")
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.Okta.Certificate().Raw})
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	env := []string{"SSL_CERT_FILE=" + certFile, "HOME=" + home}
+	for k, v := range w.Env() {
+		env = append(env, k+"="+v)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "reset", w.Alice.Email, "--reason", "phished")
+	cmd.Env = env
+	cmd.Dir = home
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("run %s: %v", bin, err)
+		}
+		code = exit.ExitCode()
+	}
+	r := cliRun{code: code, stdout: out.String(), stderr: errb.String()}
+	if r.code != exitOK {
+		t.Fatalf("exit code %d, want 0\n%s", r.code, r)
+	}
+	lines := outcomeLines(r.stdout)
+	for _, name := range []string{"okta", "google", "zoom", "microsoft"} {
+		if !strings.HasPrefix(lines[name], name+": revoked") {
+			t.Errorf("%s line = %q, want revoked\n%s", name, lines[name], r)
+		}
+	}
+	if !strings.Contains(r.stdout, "\nResult: done\n") {
+		t.Errorf("stdout lacks the result\n%s", r)
+	}
+	if g := revokes(w, w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1}) {
+		t.Errorf("sign-outs that reached the systems = %v, want one each", g)
+	}
+	assertNoSecrets(t, w, r)
+}
