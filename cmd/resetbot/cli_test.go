@@ -600,8 +600,12 @@ func TestHelpVersionAndUnknownCommands(t *testing.T) {
 			if r.code != tc.code {
 				t.Errorf("exit code %d, want %d\n%s", r.code, tc.code, r)
 			}
+			out := r.stdout + r.stderr
+			if tc.code == exitOK {
+				out = r.stdout // help that was asked for goes to stdout, so it can be paged
+			}
 			for _, want := range tc.want {
-				if !strings.Contains(r.stdout+r.stderr, want) {
+				if !strings.Contains(out, want) {
 					t.Errorf("output lacks %q\n%s", want, r)
 				}
 			}
@@ -727,4 +731,39 @@ func TestBinaryResetsAgainstTheFakes(t *testing.T) {
 		t.Errorf("sign-outs that reached the systems = %v, want one each", g)
 	}
 	assertNoSecrets(t, w, r)
+}
+
+func TestCommandLineResetIsInTheAuditLog(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	if r := runCLI(t, w, "reset", "bob@example.com", "--reason", "phished"); r.code != exitOK {
+		t.Fatalf("reset: %s", r)
+	}
+	r := runCLI(t, w, "audit", "--target", "BOB@example.com", "--json")
+	var events []struct {
+		Kind   string
+		Reason string
+		Detail string
+		Actor  struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &events); err != nil {
+		t.Fatalf("audit --json: %v\n%s", err, r)
+	}
+	var kinds []string
+	details := ""
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+		details += e.Detail + "\n"
+		if !strings.HasPrefix(e.Actor.Name, "cli:") {
+			t.Errorf("event %s names actor %q; want the operator (cli:…)", e.Kind, e.Actor.Name)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "requested,approved,outcome,outcome,outcome,outcome,finished" {
+		t.Errorf("audit kinds = %s", got)
+	}
+	for _, want := range []string{"okta: revoked", "zoom: no account", "done"} {
+		if !strings.Contains(details, want) {
+			t.Errorf("audit details lack %q:\n%s", want, details)
+		}
+	}
 }

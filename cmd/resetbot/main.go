@@ -102,6 +102,14 @@ func (a *app) flags(name, synopsis string) *flag.FlagSet {
 
 // parse parses flags; ok false means the caller returns code at once (help asked for, or bad flags).
 func (a *app) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	for _, arg := range args {
+		if arg == "--" {
+			break
+		}
+		if arg == "-h" || arg == "-help" || arg == "--help" {
+			fs.SetOutput(a.stdout) // asked-for help goes to stdout, so it can be paged
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK, false

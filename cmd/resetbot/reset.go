@@ -92,9 +92,11 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	if !*asJSON {
 		fmt.Fprintln(a.stdout, "\nSigning out:")
 	}
+	rec := a.openRecord(ctx, cfg, target, *reason, sel)
 	got := map[string]reset.Outcome{}
 	for o := range ex.Run(ctx, target, sel) {
 		got[o.Provider] = o
+		rec.outcome(ctx, o)
 		if !*asJSON {
 			fmt.Fprintf(a.stdout, "  %s\n", o.Line())
 		}
@@ -103,6 +105,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 		rep.Outcomes = append(rep.Outcomes, got[name])
 	}
 	rep.Result = reset.Summarize(rep.Outcomes)
+	rec.finish(ctx, rep.Result)
 	log.Info("reset finished", "audit", "finished", "target", target.Login, "result", string(rep.Result))
 	if *asJSON {
 		if code := a.printJSON(rep); code != exitOK {
