@@ -50,6 +50,14 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *s
 		b.refuse(ctx, req.ID, clicker, action.ActionID, &reset.Refusal{Code: "tampering", Message: "That button does not belong to this request; nothing was changed."}, reply)
 		return
 	}
+	if req.MessageTS == "" && cb.Container.MessageTs != "" && !cb.Container.IsEphemeral {
+		// The click beat the card's location into the store (the card is posted, then
+		// recorded): the card is the message that was clicked.
+		req.Channel, req.MessageTS = cb.Container.ChannelID, cb.Container.MessageTs
+		if err := b.cfg.Store.SetMessage(ctx, req.ID, req.Channel, req.MessageTS); err != nil {
+			b.log.Warn("store card location", "request", req.ID, "error", err.Error())
+		}
+	}
 	clicker, groups, refusal := b.identify(ctx, cb.User.ID, cb.Team.ID)
 	if action.ActionID == actionCancel {
 		if refusal == nil {
