@@ -96,7 +96,11 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("configure microsoft graph client: %w", err)
 	}
 	adapter.SetBaseUrl(strings.TrimRight(cfg.GraphURL, "/"))
-	return &Provider{graph: msgraphsdk.NewGraphServiceClient(adapter)}, nil
+	// NewGraphServiceClient rewrites the SDK's process-wide backing-store factory on every
+	// call, racing with requests of clients built earlier; a nil factory keeps the default
+	// and writes nothing shared.
+	client := &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}
+	return &Provider{graph: client}, nil
 }
 
 // Name is how users see this system.
