@@ -243,11 +243,14 @@ func (b *Bot) shutdown(workCtx context.Context, cancelWork context.CancelFunc, g
 	return nil
 }
 
+// setConnected records the connection state; Hooks.Connected hears each new connection once,
+// though slack-go reports every connection twice (connected, then Slack's hello).
 func (b *Bot) setConnected(v bool) {
 	b.mu.Lock()
+	was := b.connected
 	b.connected = v
 	b.mu.Unlock()
-	if v && b.cfg.Hooks.Connected != nil {
+	if v && !was && b.cfg.Hooks.Connected != nil {
 		b.cfg.Hooks.Connected()
 	}
 }

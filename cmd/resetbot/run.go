@@ -13,6 +13,7 @@ import (
 
 	"github.com/resetbot/resetbot/bot"
 	"github.com/resetbot/resetbot/internal/config"
+	"github.com/resetbot/resetbot/internal/metrics"
 	"github.com/resetbot/resetbot/internal/provider/edge"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
@@ -40,14 +41,21 @@ func (a *app) runBot(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	b, closeAll, err := a.buildBot(ctx, cfg, logger, botOptions{replica: *replica, lease: *lease})
+	svc, err := a.buildBot(ctx, cfg, logger, botOptions{replica: *replica, lease: *lease})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
 		return exitUsage
 	}
-	defer closeAll()
+	defer svc.close()
+	var f *front
+	if cfg.HTTPAddr != "" {
+		if f, err = startFront(cfg, svc, logger); err != nil {
+			fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
+			return exitUsage
+		}
+	}
 	logger.Info("resetbot starting", "version", version, "database", redactURL(cfg.DatabaseURL))
-	if err := b.Run(ctx, *grace); err != nil {
+	if err := serve(ctx, svc.bot, f, *grace); err != nil {
 		logger.Error("resetbot stopped", "error", err.Error())
 		return exitRuntime
 	}
@@ -64,16 +72,26 @@ type botOptions struct {
 	now     func() time.Time
 }
 
-// buildBot wires configuration into a ready Bot. The returned func closes what it opened.
-func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt botOptions) (*bot.Bot, func(), error) {
+// service is a wired bot and what the HTTP front needs of the process around it.
+type service struct {
+	bot     *bot.Bot
+	store   *store.Store
+	metrics *metrics.Metrics
+	// close closes what buildBot opened.
+	close func()
+}
+
+// buildBot wires configuration into a ready Bot, with its metrics.
+func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt botOptions) (*service, error) {
 	w, err := a.wire(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("RESETBOT_DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("RESETBOT_DATABASE_URL: %w", err)
 	}
+	m := metrics.New()
 	httpClient := edge.Client(a.roots)
 	api := slack.New(cfg.Slack.BotToken,
 		slack.OptionAppLevelToken(cfg.Slack.AppToken),
@@ -85,7 +103,7 @@ func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logg
 		slack.OptionLog(slogPrinter{logger.With("component", "slack")}),
 	)
 	socket := socketmode.New(api, socketmode.OptionLog(slogPrinter{logger.With("component", "socketmode")}))
-	var execOpts []reset.Option
+	execOpts := []reset.Option{reset.WithObserver(m)}
 	if opt.retry != nil {
 		execOpts = append(execOpts, reset.WithRetry(*opt.retry))
 	}
@@ -108,13 +126,14 @@ func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logg
 		HTTPClient:   httpClient,
 		Logger:       logger,
 		Now:          opt.now,
+		Hooks:        bot.Hooks{Acked: m.Acked, Connected: m.Connected, Finished: m.Finished},
 	})
 	if err != nil {
 		_ = st.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	w.warm(ctx, logger)
-	return b, func() { _ = st.Close() }, nil
+	return &service{bot: b, store: st, metrics: m, close: func() { _ = st.Close() }}, nil
 }
 
 // slogPrinter lets slack-go's Printf-style logger write through slog.

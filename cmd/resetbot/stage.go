@@ -20,6 +20,9 @@ import (
 type stage struct {
 	world *world.World
 	bot   *bot.Bot
+	svc   *service
+	// front is the HTTP side, when the world's environment sets RESETBOT_HTTP_ADDR.
+	front *front
 	stop  context.CancelFunc
 	done  chan error
 	close func()
@@ -37,13 +40,20 @@ func startStage(ctx context.Context, w *world.World, logger *slog.Logger, opt bo
 	if err != nil {
 		return nil, err
 	}
-	b, closeAll, err := a.buildBot(ctx, cfg, logger, opt)
+	svc, err := a.buildBot(ctx, cfg, logger, opt)
 	if err != nil {
 		return nil, err
 	}
+	var f *front
+	if cfg.HTTPAddr != "" {
+		if f, err = startFront(cfg, svc, logger); err != nil {
+			svc.close()
+			return nil, err
+		}
+	}
 	runCtx, stop := context.WithCancel(ctx)
-	s := &stage{world: w, bot: b, stop: stop, done: make(chan error, 1), close: closeAll}
-	go func() { s.done <- b.Run(runCtx, 10*time.Second) }()
+	s := &stage{world: w, bot: svc.bot, svc: svc, front: f, stop: stop, done: make(chan error, 1), close: svc.close}
+	go func() { s.done <- serve(runCtx, svc.bot, f, 10*time.Second) }()
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -28,6 +29,43 @@ type Config struct {
 	DatabaseURL         string
 	AllowedTeams        []string
 	HTTPAddr            string
+	// AlertChannel receives the cards of resets that Okta events start.
+	AlertChannel string
+	OktaHook     OktaHook
+}
+
+// EventPolicy says what an Okta event does: reset at once, post a card awaiting approval, or
+// nothing.
+type EventPolicy string
+
+// The three policies an Okta event can have.
+const (
+	PolicyAuto    EventPolicy = "auto"
+	PolicyApprove EventPolicy = "approve"
+	PolicyOff     EventPolicy = "off"
+)
+
+// OktaHook is the event hook Okta calls when an account may be at risk. Its policies are all
+// off unless the hook is configured (a secret, an alert channel or a policy is set), so a
+// deployment that never registered a hook needs none of its variables.
+type OktaHook struct {
+	// Secret is the value Okta sends in Header with every delivery.
+	Secret string
+	Header string
+	// One policy per event type resetbot acts on.
+	Suspend            EventPolicy
+	SuspiciousActivity EventPolicy
+	AdminPasswordReset EventPolicy
+}
+
+// Enabled reports whether any event starts a reset, i.e. whether /hooks/okta is served.
+func (h OktaHook) Enabled() bool {
+	for _, p := range []EventPolicy{h.Suspend, h.SuspiciousActivity, h.AdminPasswordReset} {
+		if p != PolicyOff && p != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Slack holds the bot and app-level tokens.
@@ -140,8 +178,15 @@ func Load(env Getenv) (Config, error) {
 		DatabaseURL:         r.strOr("RESETBOT_DATABASE_URL", "resetbot.db"),
 		AllowedTeams:        r.list("RESETBOT_ALLOWED_TEAMS"),
 		HTTPAddr:            r.str("RESETBOT_HTTP_ADDR"),
+		AlertChannel:        r.str("RESETBOT_ALERT_CHANNEL"),
 	}
 	c.checkProviders(&r)
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			r.fail("RESETBOT_HTTP_ADDR must be host:port or :port, such as :8080, not %q", c.HTTPAddr)
+		}
+	}
+	c.OktaHook = c.loadOktaHook(&r)
 	return c, r.err()
 }
 
@@ -193,6 +238,97 @@ func (c Config) checkProviders(r *reader) {
 	if c.Microsoft.Configured() {
 		r.all("Microsoft 365", map[string]string{"AZURE_TENANT_ID": c.Microsoft.TenantID, "AZURE_CLIENT_ID": c.Microsoft.ClientID, "AZURE_CLIENT_SECRET": c.Microsoft.ClientSecret})
 	}
+}
+
+// The events an Okta hook acts on, their variables and their defaults once the hook is set up:
+// a suspension is an admin's decision already, so it resets at once; the other two may be
+// noise (a user's mistaken report, a routine reset), so a responder looks first.
+var eventPolicies = []struct {
+	key string
+	def EventPolicy
+	ref func(*OktaHook) *EventPolicy
+}{
+	{"RESETBOT_EVENT_SUSPEND", PolicyAuto, func(h *OktaHook) *EventPolicy { return &h.Suspend }},
+	{"RESETBOT_EVENT_SUSPICIOUS_ACTIVITY", PolicyApprove, func(h *OktaHook) *EventPolicy { return &h.SuspiciousActivity }},
+	{"RESETBOT_EVENT_ADMIN_PASSWORD_RESET", PolicyApprove, func(h *OktaHook) *EventPolicy { return &h.AdminPasswordReset }},
+}
+
+// minHookSecret keeps the hook's secret out of guessing range: whoever knows it can make
+// resetbot sign people out.
+const minHookSecret = 16
+
+// loadOktaHook reads the event hook's variables. The policies' defaults apply only once the
+// hook is configured at all; an enabled hook needs its secret, the alert channel and the HTTP
+// listener, and the error names whichever are missing.
+func (c Config) loadOktaHook(r *reader) OktaHook {
+	h := OktaHook{Secret: r.str("RESETBOT_OKTA_HOOK_SECRET"), Header: r.strOr("RESETBOT_OKTA_HOOK_HEADER", "Authorization")}
+	configured := h.Secret != "" || c.AlertChannel != ""
+	for _, ev := range eventPolicies {
+		if v := r.str(ev.key); v != "" && v != string(PolicyOff) {
+			configured = true
+		}
+	}
+	for _, ev := range eventPolicies {
+		p := PolicyOff
+		if configured {
+			p = ev.def
+		}
+		switch v := EventPolicy(strings.ToLower(r.str(ev.key))); v {
+		case "":
+		case PolicyAuto, PolicyApprove, PolicyOff:
+			p = v
+		default:
+			r.fail("%s must be auto, approve or off, not %q", ev.key, string(v))
+		}
+		*ev.ref(&h) = p
+	}
+	if !validHeaderName(h.Header) {
+		r.fail("RESETBOT_OKTA_HOOK_HEADER is not an HTTP header name: %q (Okta's default is Authorization)", h.Header)
+	}
+	if !h.Enabled() {
+		return h
+	}
+	var missing []string
+	if h.Secret == "" {
+		missing = append(missing, "RESETBOT_OKTA_HOOK_SECRET (the secret Okta sends in "+h.Header+")")
+	}
+	if c.AlertChannel == "" {
+		missing = append(missing, "RESETBOT_ALERT_CHANNEL (the Slack channel id for the cards)")
+	}
+	if c.HTTPAddr == "" {
+		missing = append(missing, "RESETBOT_HTTP_ADDR (where /hooks/okta listens)")
+	}
+	if len(missing) > 0 {
+		r.fail("the Okta event hook is on (%s) but %s not set: set them, or set every RESETBOT_EVENT_* to off",
+			h.policies(), strings.Join(missing, " and "))
+	} else if len(h.Secret) < minHookSecret {
+		r.fail("RESETBOT_OKTA_HOOK_SECRET is too short: use at least %d random characters (for instance the output of openssl rand -hex 32)", minHookSecret)
+	}
+	return h
+}
+
+// policies names the events that are on, for error messages.
+func (h OktaHook) policies() string {
+	var on []string
+	for _, ev := range eventPolicies {
+		if p := *ev.ref(&h); p != PolicyOff {
+			on = append(on, ev.key+"="+string(p))
+		}
+	}
+	return strings.Join(on, ", ")
+}
+
+// validHeaderName accepts an RFC 9110 token, which is what a header field name is.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c > 0x7e || c <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // reader collects every problem instead of stopping at the first.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +107,81 @@ func TestRequireNamesWhatACommandNeeds(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "xapp-wrong-kind") {
 		t.Errorf("error leaks the token: %v", err)
+	}
+}
+
+func TestOktaHookPolicies(t *testing.T) {
+	t.Parallel()
+	const secret = "0123456789abcdef-hook-secret"
+	ready := map[string]string{"RESETBOT_OKTA_HOOK_SECRET": secret, "RESETBOT_ALERT_CHANNEL": "C0ALERTS", "RESETBOT_HTTP_ADDR": ":8080"}
+	with := func(extra map[string]string) map[string]string {
+		m := maps.Clone(ready)
+		maps.Copy(m, extra)
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    [3]EventPolicy // suspend, suspicious activity, admin password reset
+		enabled bool
+		wantErr []string
+	}{
+		{name: "nothing set: the hook is off and needs nothing", env: map[string]string{},
+			want: [3]EventPolicy{PolicyOff, PolicyOff, PolicyOff}},
+		{name: "a configured hook gets the defaults", env: ready,
+			want: [3]EventPolicy{PolicyAuto, PolicyApprove, PolicyApprove}, enabled: true},
+		{name: "policies are read case-insensitively", env: with(map[string]string{"RESETBOT_EVENT_SUSPEND": "Approve", "RESETBOT_EVENT_SUSPICIOUS_ACTIVITY": "AUTO", "RESETBOT_EVENT_ADMIN_PASSWORD_RESET": "off"}),
+			want: [3]EventPolicy{PolicyApprove, PolicyAuto, PolicyOff}, enabled: true},
+		{name: "every event off needs no secret", env: map[string]string{"RESETBOT_ALERT_CHANNEL": "C0ALERTS", "RESETBOT_EVENT_SUSPEND": "off", "RESETBOT_EVENT_SUSPICIOUS_ACTIVITY": "off", "RESETBOT_EVENT_ADMIN_PASSWORD_RESET": "off"},
+			want: [3]EventPolicy{PolicyOff, PolicyOff, PolicyOff}},
+		{name: "a policy alone names the three variables it needs", env: map[string]string{"RESETBOT_EVENT_SUSPEND": "auto"},
+			wantErr: []string{"RESETBOT_EVENT_SUSPEND=auto", "RESETBOT_OKTA_HOOK_SECRET", "RESETBOT_ALERT_CHANNEL", "RESETBOT_HTTP_ADDR"}},
+		{name: "a secret without a channel or listener", env: map[string]string{"RESETBOT_OKTA_HOOK_SECRET": secret},
+			wantErr: []string{"RESETBOT_ALERT_CHANNEL", "RESETBOT_HTTP_ADDR"}},
+		{name: "a channel without a secret", env: map[string]string{"RESETBOT_ALERT_CHANNEL": "C0ALERTS", "RESETBOT_HTTP_ADDR": ":8080"},
+			wantErr: []string{"RESETBOT_OKTA_HOOK_SECRET"}},
+		{name: "a bad policy word names its variable", env: with(map[string]string{"RESETBOT_EVENT_SUSPICIOUS_ACTIVITY": "yes"}),
+			wantErr: []string{`RESETBOT_EVENT_SUSPICIOUS_ACTIVITY must be auto, approve or off, not "yes"`}},
+		{name: "a short secret is refused without being echoed", env: with(map[string]string{"RESETBOT_OKTA_HOOK_SECRET": "hunter2"}),
+			wantErr: []string{"RESETBOT_OKTA_HOOK_SECRET is too short"}},
+		{name: "a header name with a colon", env: with(map[string]string{"RESETBOT_OKTA_HOOK_HEADER": "Authorization: x"}),
+			wantErr: []string{"RESETBOT_OKTA_HOOK_HEADER is not an HTTP header name"}},
+		{name: "a listen address without a port", env: map[string]string{"RESETBOT_HTTP_ADDR": "localhost"},
+			wantErr: []string{"RESETBOT_HTTP_ADDR must be host:port"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(envOf(tt.env))
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("Load accepted %v", tt.env)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not say %q", err, w)
+					}
+				}
+				for _, s := range []string{secret, "hunter2"} {
+					if strings.Contains(err.Error(), s) {
+						t.Errorf("error leaks the hook secret: %q", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			h := c.OktaHook
+			if got := [3]EventPolicy{h.Suspend, h.SuspiciousActivity, h.AdminPasswordReset}; got != tt.want {
+				t.Errorf("policies = %v; want %v", got, tt.want)
+			}
+			if h.Enabled() != tt.enabled {
+				t.Errorf("Enabled() = %v; want %v", h.Enabled(), tt.enabled)
+			}
+			if h.Header != "Authorization" {
+				t.Errorf("header = %q; want the default Authorization", h.Header)
+			}
+		})
 	}
 }

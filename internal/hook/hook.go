@@ -1,0 +1,347 @@
+// Package hook serves /hooks/okta, the event hook Okta calls when something happens to an
+// account: a user suspended, a user reporting activity they did not do, an admin resetting a
+// password. Each such event becomes a reset request — run at once, or waiting on a card for a
+// responder — according to a per-event policy.
+//
+// Okta's contract shapes the handler: a one-time GET answers the verification challenge; every
+// delivery is a POST authenticated only by a shared secret in a header of the operator's
+// choosing; Okta waits 3 seconds and retries once, so the answer is 200 at once and the work
+// comes after, and a redelivered event must start nothing twice (its uuid makes the request's
+// source unique). Anything else — a wrong secret, a malformed or huge body, a flood — gets a
+// clear 4xx and touches nothing.
+package hook
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/resetbot/resetbot/bot"
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+// The Okta event types the hook acts on.
+const (
+	Suspend            = "user.lifecycle.suspend"
+	SuspiciousActivity = "user.account.report_suspicious_activity_by_enduser"
+	PasswordReset      = "user.account.reset_password"
+)
+
+// Policy is what an event does.
+type Policy string
+
+// The three policies.
+const (
+	// Auto resets at once; the card and the summary go to the alert channel.
+	Auto Policy = "auto"
+	// Approve posts a card in the alert channel that waits for a responder's Approve.
+	Approve Policy = "approve"
+	// Off ignores the event.
+	Off Policy = "off"
+)
+
+// Submitter turns an event into a request; *bot.Bot satisfies it. Submit returns once the
+// card is posted; a second submission with the same Source fails with bot.ErrDuplicate.
+type Submitter interface {
+	Submit(ctx context.Context, s bot.Submission) (reset.Request, error)
+}
+
+// Observer counts what the hook sees; *metrics.Metrics satisfies it. Its methods must be quick.
+type Observer interface {
+	// HookRequest counts an HTTP request by result: verified, accepted, unauthorized,
+	// malformed, too_large, unsupported_media_type, method_not_allowed, busy, closed.
+	HookRequest(result string)
+	// HookEvent counts one event by type (one of the three above, or "other") and result:
+	// auto, approve, off, duplicate, ignored, self_service, no_target, okta_failure, malformed
+	// (no uuid), failed.
+	HookEvent(eventType, result string)
+}
+
+// Config is what the handler needs; cmd/resetbot fills it from the environment.
+type Config struct {
+	// Secret is compared, in constant time, with the value of Header on every delivery.
+	Secret string
+	// Header is the field Okta sends the secret in; default Authorization.
+	Header string
+	// Channel receives the cards.
+	Channel string
+	// Policies by Okta event type; an event type not in the map is ignored.
+	Policies  map[string]Policy
+	Submitter Submitter
+	// Observer may be nil.
+	Observer Observer
+	Logger   *slog.Logger
+	// MaxBody bounds a delivery's body; default 256 KiB, far above Okta's batches.
+	MaxBody int64
+	// Workers bounds how many deliveries are worked on at once; beyond it Okta is told to
+	// come back later (429). Default 8.
+	Workers int
+	// EventTimeout bounds the work on one event (finding the person, posting the card); the
+	// reset itself runs under the bot. Default 30s.
+	EventTimeout time.Duration
+}
+
+// Handler is the /hooks/okta endpoint.
+type Handler struct {
+	cfg    Config
+	log    *slog.Logger
+	secret [sha256.Size]byte
+	slots  chan struct{}
+	wg     sync.WaitGroup
+	// work is the context deliveries are worked under: it outlives each HTTP request, and
+	// Close cancels it once its grace is over.
+	work       context.Context
+	cancelWork context.CancelFunc
+	mu         sync.Mutex
+	closed     bool
+}
+
+// New checks cfg and fills defaults.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Secret == "" {
+		return nil, errors.New("okta hook: no secret given: every delivery must be authenticated")
+	}
+	if cfg.Submitter == nil || cfg.Channel == "" {
+		return nil, errors.New("okta hook: a Submitter and a Channel are required")
+	}
+	if cfg.Header == "" {
+		cfg.Header = "Authorization"
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 256 << 10
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.EventTimeout <= 0 {
+		cfg.EventTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	work, cancel := context.WithCancel(context.Background())
+	return &Handler{
+		cfg: cfg, log: cfg.Logger, secret: sha256.Sum256([]byte(cfg.Secret)),
+		slots: make(chan struct{}, cfg.Workers), work: work, cancelWork: cancel,
+	}, nil
+}
+
+// ServeHTTP answers Okta's verification GET and accepts event deliveries by POST.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.verify(w, r)
+	case http.MethodPost:
+		h.deliver(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		h.refuse(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "use POST for deliveries, GET for the verification")
+	}
+}
+
+// Close stops taking deliveries (503) and waits, until ctx ends, for those already accepted to
+// reach the submitter; then it cancels what is left.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	defer h.cancelWork()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.cancelWork()
+		<-done
+		return fmt.Errorf("okta hook: deliveries still being worked on at shutdown were cut short: %w", context.Cause(ctx))
+	}
+}
+
+// verify answers the one-time verification: Okta sends a challenge in a header and expects it
+// back as {"verification": "…"}. Echoing it proves only that we control the URL, so it needs
+// no secret; it is bounded and JSON-encoded all the same.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	challenge := r.Header.Get("X-Okta-Verification-Challenge")
+	if challenge == "" || len(challenge) > 1024 {
+		h.refuse(w, r, http.StatusBadRequest, "malformed", "a GET here is Okta's verification: the X-Okta-Verification-Challenge header is missing or too long")
+		return
+	}
+	h.observeRequest("verified")
+	h.log.Info("okta event hook verified", "audit", "hook_verified", "remote", r.RemoteAddr)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"verification": challenge})
+}
+
+// deliver authenticates, reads and parses a delivery, answers at once and works after.
+func (h *Handler) deliver(w http.ResponseWriter, r *http.Request) {
+	if !h.authentic(r) {
+		h.refuse(w, r, http.StatusUnauthorized, "unauthorized", "missing or wrong secret in "+h.cfg.Header)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			h.refuse(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "deliveries are application/json")
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", h.cfg.MaxBody))
+			return
+		}
+		h.refuse(w, r, http.StatusBadRequest, "malformed", "the body could not be read")
+		return
+	}
+	d, err := parse(body)
+	if err != nil {
+		h.refuse(w, r, http.StatusBadRequest, "malformed", err.Error())
+		return
+	}
+	h.mu.Lock()
+	closed := h.closed
+	if !closed {
+		select {
+		case h.slots <- struct{}{}:
+		default:
+			h.mu.Unlock()
+			w.Header().Set("Retry-After", "5")
+			h.refuse(w, r, http.StatusTooManyRequests, "busy", "too many deliveries are being worked on; try again shortly")
+			return
+		}
+		h.wg.Add(1)
+	}
+	h.mu.Unlock()
+	if closed {
+		h.refuse(w, r, http.StatusServiceUnavailable, "closed", "resetbot is shutting down")
+		return
+	}
+	h.observeRequest("accepted")
+	w.WriteHeader(http.StatusOK)
+	go func() {
+		defer h.wg.Done()
+		defer func() { <-h.slots }()
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("okta event delivery panicked", "delivery", d.EventID, "panic", fmt.Sprint(p))
+			}
+		}()
+		for _, ev := range d.Data.Events {
+			h.handle(h.work, d, ev)
+		}
+	}()
+}
+
+// authentic compares the secret in constant time; hashing first keeps the comparison's time
+// independent of the lengths as well.
+func (h *Handler) authentic(r *http.Request) bool {
+	got := r.Header.Values(h.cfg.Header)
+	if len(got) != 1 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(got[0]))
+	return subtle.ConstantTimeCompare(sum[:], h.secret[:]) == 1
+}
+
+// refuse answers a request the hook will not act on, logs why (never the secret) and counts it.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, result, why string) {
+	h.observeRequest(result)
+	h.log.Warn("okta hook request refused", "audit", "hook_refused", "status", status, "result", result,
+		"reason", why, "remote", r.RemoteAddr)
+	http.Error(w, why, status)
+}
+
+// handle decides what one event does and submits it.
+func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
+	kind := ev.EventType
+	policy, known := h.cfg.Policies[kind]
+	if !known {
+		h.outcome(ev, "other", "ignored", "not an event resetbot acts on")
+		return
+	}
+	if policy == Off {
+		h.outcome(ev, kind, "off", "its policy is off")
+		return
+	}
+	if ev.UUID == "" {
+		h.outcome(ev, kind, "malformed", "the event has no uuid, so a redelivery could not be told apart")
+		return
+	}
+	if ev.Outcome.Result == "FAILURE" {
+		h.outcome(ev, kind, "okta_failure", "Okta reports the action itself failed")
+		return
+	}
+	target, ok := ev.user()
+	if !ok {
+		h.outcome(ev, kind, "no_target", "the event names no user")
+		return
+	}
+	if kind == PasswordReset && ev.Actor.same(target) {
+		h.outcome(ev, kind, "self_service", "the user reset their own password")
+		return
+	}
+	who := target.ID
+	if who == "" {
+		who = target.AlternateID
+	}
+	reason := ev.DisplayMessage
+	if reason == "" {
+		reason = kind
+	}
+	sub := bot.Submission{
+		Who:    who,
+		Reason: reason,
+		Source: "okta-event:" + ev.UUID,
+		// Only a Name: an Okta login here would make the event's actor — for a report of
+		// suspicious activity, the possibly compromised user — count as the requester, who
+		// may cancel the card, and would hide the event from the card and the audit log.
+		Requester: reset.Actor{Name: fmt.Sprintf("okta event %s by %s", kind, ev.Actor.name())},
+		Channel:   h.cfg.Channel,
+		Auto:      policy == Auto,
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.EventTimeout)
+	defer cancel()
+	req, err := h.cfg.Submitter.Submit(ctx, sub)
+	switch {
+	case errors.Is(err, bot.ErrDuplicate):
+		h.outcome(ev, kind, "duplicate", "already submitted: Okta delivered this event again")
+	case err != nil:
+		h.observeEvent(kind, "failed")
+		h.log.Error("okta event not submitted", "audit", "hook_failed", "event_type", kind, "uuid", ev.UUID,
+			"target", who, "delivery", d.EventID, "error", err.Error())
+	default:
+		h.observeEvent(kind, string(policy))
+		h.log.Info("okta event submitted", "audit", "hook_submitted", "event_type", kind, "uuid", ev.UUID,
+			"target", who, "actor", ev.Actor.name(), "policy", string(policy), "request", req.ID, "delivery", d.EventID)
+	}
+}
+
+// outcome logs and counts an event that starts nothing.
+func (h *Handler) outcome(ev event, label, result, why string) {
+	h.observeEvent(label, result)
+	h.log.Info("okta event not acted on", "audit", "hook_"+result, "event_type", ev.EventType, "uuid", ev.UUID,
+		"actor", ev.Actor.name(), "reason", why)
+}
+
+func (h *Handler) observeRequest(result string) {
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.HookRequest(result)
+	}
+}
+
+func (h *Handler) observeEvent(eventType, result string) {
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.HookEvent(eventType, result)
+	}
+}

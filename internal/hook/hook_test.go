@@ -1,0 +1,531 @@
+package hook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/resetbot/resetbot/bot"
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+const (
+	testSecret = "s3cr3t-okta-hook-value-0123456789"
+	alertChan  = "C0ALERTS"
+	aliceID    = "00u1alice0000000000"
+	adminID    = "00u1qw6mqitPHM8AJ0g7"
+)
+
+// person is an Okta actor or target as a LogEvent names it.
+type person struct{ id, login, name string }
+
+var (
+	alice = person{aliceID, "alice@example.com", "Alice Example"}
+	admin = person{adminID, "admin@example.com", "Example Admin"}
+)
+
+// oktaEvent is one System Log event as Okta delivers it through an event hook.
+func oktaEvent(uuid, eventType, message string, actor, target person) string {
+	return fmt.Sprintf(`{
+        "uuid": %q,
+        "published": "2024-05-02T14:21:07.511Z",
+        "eventType": %q,
+        "version": "0",
+        "displayMessage": %q,
+        "severity": "INFO",
+        "client": {
+          "userAgent": {"rawUserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)", "os": "Mac OS X", "browser": "CHROME"},
+          "zone": "null", "device": "Computer", "id": null, "ipAddress": "198.51.100.7",
+          "geographicalContext": {"city": "Springfield", "state": "Illinois", "country": "United States", "postalCode": "62701", "geolocation": {"lat": 39.78, "lon": -89.65}}
+        },
+        "device": null,
+        "actor": {"id": %q, "type": "User", "alternateId": %q, "displayName": %q, "detailEntry": null},
+        "outcome": {"result": "SUCCESS", "reason": null},
+        "target": [{"id": %q, "type": "User", "alternateId": %q, "displayName": %q, "detailEntry": null}],
+        "transaction": {"type": "WEB", "id": "ZjOiY8rD3l2mQ6Jb1t3wVQAAA7A", "detail": {}},
+        "debugContext": {"debugData": {"requestId": "ZjOiY8rD3l2mQ6Jb1t3wVQAAA7A", "requestUri": "/api/v1/users/%s/lifecycle", "url": "/api/v1/users/%s/lifecycle?"}},
+        "legacyEventType": "core.user.config.user_status.changed",
+        "authenticationContext": {"authenticationProvider": null, "credentialProvider": null, "credentialType": null, "issuer": null, "interface": null, "authenticationStep": 0, "externalSessionId": "102nZ6vR2pQR2e0qxaKd7lJ2Q"},
+        "securityContext": {"asNumber": null, "asOrg": null, "isp": null, "domain": null, "isProxy": null},
+        "insertionTimestamp": null
+      }`, uuid, eventType, message, actor.id, actor.login, actor.name, target.id, target.login, target.name, target.id, target.id)
+}
+
+// delivery wraps events in the envelope of an event hook POST, as in Okta's documentation.
+func oktaDelivery(events ...string) string {
+	return `{
+  "eventType": "com.okta.event_hook",
+  "eventTypeVersion": "1.0",
+  "cloudEventsVersion": "0.1",
+  "source": "https://example.okta.com/api/v1/eventHooks/whoql0HfiLGPWc8Jx0g3",
+  "eventId": "b5a188b9-5ece-4636-b041-482ffda96311",
+  "eventTime": "2024-05-02T14:21:08.032Z",
+  "contentType": "application/json",
+  "data": {"events": [` + strings.Join(events, ",") + `]}
+}`
+}
+
+// submitter records submissions and refuses a repeated source as the bot does.
+type submitter struct {
+	mu    sync.Mutex
+	got   []bot.Submission
+	seen  map[string]bool
+	block chan struct{} // when set, Submit waits for it to close
+}
+
+func (s *submitter) Submit(ctx context.Context, sub bot.Submission) (reset.Request, error) {
+	if s.block != nil {
+		select {
+		case <-s.block:
+		case <-ctx.Done():
+			return reset.Request{}, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	if s.seen[sub.Source] {
+		return reset.Request{}, fmt.Errorf("store request from %s: %w", sub.Source, bot.ErrDuplicate)
+	}
+	s.seen[sub.Source] = true
+	s.got = append(s.got, sub)
+	return reset.Request{ID: fmt.Sprintf("req%d", len(s.got))}, nil
+}
+
+func (s *submitter) submissions() []bot.Submission {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]bot.Submission(nil), s.got...)
+}
+
+// counts records what the hook counted, and lets a test wait for the work after the 200.
+type counts struct {
+	mu       sync.Mutex
+	requests map[string]int
+	events   map[string]int
+	changed  chan struct{}
+}
+
+func newCounts() *counts {
+	return &counts{requests: map[string]int{}, events: map[string]int{}, changed: make(chan struct{}, 1)}
+}
+
+func (c *counts) HookRequest(result string) {
+	c.mu.Lock()
+	c.requests[result]++
+	c.mu.Unlock()
+}
+
+func (c *counts) HookEvent(eventType, result string) {
+	c.mu.Lock()
+	c.events[eventType+" "+result]++
+	c.mu.Unlock()
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (c *counts) requestCounts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.requests)
+}
+
+// waitEvents waits until n events in all have been decided on.
+func (c *counts) waitEvents(t *testing.T, n int) map[string]int {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		total := 0
+		for _, v := range c.events {
+			total += v
+		}
+		snapshot := maps.Clone(c.events)
+		c.mu.Unlock()
+		if total >= n {
+			return snapshot
+		}
+		select {
+		case <-c.changed:
+		case <-deadline:
+			t.Fatalf("only %d of %d events were decided on: %v", total, n, snapshot)
+		}
+	}
+}
+
+type rig struct {
+	h    *Handler
+	srv  *httptest.Server
+	sub  *submitter
+	obs  *counts
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newRig(t *testing.T, edit func(*Config)) *rig {
+	t.Helper()
+	r := &rig{sub: &submitter{}, obs: newCounts(), logs: &syncBuffer{}}
+	cfg := Config{
+		Secret: testSecret, Channel: alertChan,
+		Policies:  map[string]Policy{Suspend: Auto, SuspiciousActivity: Approve, PasswordReset: Approve},
+		Submitter: r.sub, Observer: r.obs,
+		Logger: slog.New(slog.NewJSONHandler(r.logs, nil)),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.h = h
+	r.srv = httptest.NewServer(h)
+	t.Cleanup(func() {
+		r.srv.Close()
+		_ = h.Close(context.Background())
+		if strings.Contains(r.logs.String(), testSecret) {
+			t.Errorf("the logs contain the hook secret")
+		}
+	})
+	return r
+}
+
+// post sends body with the given headers and returns the status, body and response headers.
+func (r *rig) post(t *testing.T, body string, headers map[string]string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.srv.URL, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", testSecret)
+	for k, v := range headers {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+func TestVerificationChallengeIsEchoed(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	req, _ := http.NewRequest(http.MethodGet, r.srv.URL, nil)
+	req.Header.Set("X-Okta-Verification-Challenge", `9TuDemoNo0lJ9tS7AGSeFo2B8oGaRDO4eQQpnd6F"<>`)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || got["verification"] != `9TuDemoNo0lJ9tS7AGSeFo2B8oGaRDO4eQQpnd6F"<>` {
+		t.Errorf("verification answered %d %v", res.StatusCode, got)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q", ct)
+	}
+
+	res2, err := http.Get(r.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2.Body.Close()
+	if res2.StatusCode != http.StatusBadRequest {
+		t.Errorf("GET without a challenge answered %d; want 400", res2.StatusCode)
+	}
+}
+
+func TestMisuseIsRefusedAndStartsNothing(t *testing.T) {
+	t.Parallel()
+	good := oktaDelivery(oktaEvent("e1", Suspend, "Suspend Okta user", admin, alice))
+	tests := []struct {
+		name    string
+		body    string
+		headers map[string]string
+		method  string
+		status  int
+		result  string
+	}{
+		{name: "no secret", body: good, headers: map[string]string{"Authorization": ""}, status: 401, result: "unauthorized"},
+		{name: "wrong secret", body: good, headers: map[string]string{"Authorization": "not-the-secret"}, status: 401, result: "unauthorized"},
+		{name: "the secret with a prefix", body: good, headers: map[string]string{"Authorization": "Bearer " + testSecret}, status: 401, result: "unauthorized"},
+		{name: "the secret's prefix", body: good, headers: map[string]string{"Authorization": testSecret[:10]}, status: 401, result: "unauthorized"},
+		{name: "a bad secret is refused before the body is read", body: "{not json", headers: map[string]string{"Authorization": "x"}, status: 401, result: "unauthorized"},
+		{name: "malformed JSON", body: `{"eventType": "com.okta.event_hook", "data": {"events": [`, status: 400, result: "malformed"},
+		{name: "JSON that is not a delivery", body: `{"eventType": "user.lifecycle.suspend"}`, status: 400, result: "malformed"},
+		{name: "events that are not a list", body: `{"eventType": "com.okta.event_hook", "data": {"events": {"uuid": "x"}}}`, status: 400, result: "malformed"},
+		{name: "a form instead of JSON", body: "eventType=x", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 415, result: "unsupported_media_type"},
+		{name: "a huge body", body: oktaDelivery(oktaEvent("e1", Suspend, strings.Repeat("x", 300<<10), admin, alice)), status: 413, result: "too_large"},
+		{name: "another method", method: http.MethodPut, body: good, status: 405, result: "method_not_allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, nil)
+			var status int
+			if tt.method != "" {
+				req, _ := http.NewRequest(tt.method, r.srv.URL, strings.NewReader(tt.body))
+				req.Header.Set("Authorization", testSecret)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				status = res.StatusCode
+			} else {
+				status, _, _ = r.post(t, tt.body, tt.headers)
+			}
+			if status != tt.status {
+				t.Errorf("status %d; want %d", status, tt.status)
+			}
+			// Nothing was accepted, so no work can be pending: checking now is checking for good.
+			if got := r.obs.requestCounts(); got[tt.result] != 1 || got["accepted"] != 0 {
+				t.Errorf("counted %v; want one %s", got, tt.result)
+			}
+			if subs := r.sub.submissions(); len(subs) != 0 {
+				t.Errorf("submitted %+v", subs)
+			}
+		})
+	}
+}
+
+func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
+	t.Parallel()
+	suspicious := oktaEvent("e-sus", SuspiciousActivity, "User report suspicious activity", alice, alice)
+	tests := []struct {
+		name     string
+		policies map[string]Policy
+		event    string
+		want     *bot.Submission
+		counted  string
+	}{
+		{name: "suspend under auto runs at once", policies: map[string]Policy{Suspend: Auto},
+			event: oktaEvent("e-sus1", Suspend, "Suspend Okta user", admin, alice),
+			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus1",
+				Requester: reset.Actor{Name: "okta event user.lifecycle.suspend by admin@example.com"}, Channel: alertChan, Auto: true},
+			counted: Suspend + " auto"},
+		{name: "suspend under approve waits for a responder", policies: map[string]Policy{Suspend: Approve},
+			event: oktaEvent("e-sus2", Suspend, "Suspend Okta user", admin, alice),
+			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus2",
+				Requester: reset.Actor{Name: "okta event user.lifecycle.suspend by admin@example.com"}, Channel: alertChan},
+			counted: Suspend + " approve"},
+		{name: "suspend under off does nothing", policies: map[string]Policy{Suspend: Off},
+			event: oktaEvent("e-sus3", Suspend, "Suspend Okta user", admin, alice), counted: Suspend + " off"},
+		{name: "suspicious activity reported by the user", policies: map[string]Policy{SuspiciousActivity: Approve},
+			event: suspicious,
+			want: &bot.Submission{Who: aliceID, Reason: "User report suspicious activity", Source: "okta-event:e-sus",
+				Requester: reset.Actor{Name: "okta event user.account.report_suspicious_activity_by_enduser by alice@example.com"}, Channel: alertChan},
+			counted: SuspiciousActivity + " approve"},
+		{name: "suspicious activity naming only its actor targets the actor", policies: map[string]Policy{SuspiciousActivity: Auto},
+			event: strings.Replace(suspicious, `"target": [{"id": "`+aliceID+`", "type": "User"`, `"target": [{"id": "evt1", "type": "LogEvent"`, 1),
+			want: &bot.Submission{Who: aliceID, Reason: "User report suspicious activity", Source: "okta-event:e-sus",
+				Requester: reset.Actor{Name: "okta event user.account.report_suspicious_activity_by_enduser by alice@example.com"}, Channel: alertChan, Auto: true},
+			counted: SuspiciousActivity + " auto"},
+		{name: "password reset by an admin", policies: map[string]Policy{PasswordReset: Auto},
+			event: oktaEvent("e-pw1", PasswordReset, "Reset password for Okta user", admin, alice),
+			want: &bot.Submission{Who: aliceID, Reason: "Reset password for Okta user", Source: "okta-event:e-pw1",
+				Requester: reset.Actor{Name: "okta event user.account.reset_password by admin@example.com"}, Channel: alertChan, Auto: true},
+			counted: PasswordReset + " auto"},
+		{name: "password reset by the user themself is not an alarm", policies: map[string]Policy{PasswordReset: Auto},
+			event: oktaEvent("e-pw2", PasswordReset, "Reset password for Okta user", alice, alice), counted: PasswordReset + " self_service"},
+		{name: "an event type resetbot does not act on", policies: map[string]Policy{Suspend: Auto},
+			event: oktaEvent("e-x", "user.session.start", "User login to Okta", alice, alice), counted: "other ignored"},
+		{name: "an event whose policy is not configured", policies: map[string]Policy{Suspend: Auto},
+			event: oktaEvent("e-pw3", PasswordReset, "Reset password for Okta user", admin, alice), counted: "other ignored"},
+		{name: "an action Okta reports as failed", policies: map[string]Policy{Suspend: Auto},
+			event:   strings.Replace(oktaEvent("e-f", Suspend, "Suspend Okta user", admin, alice), `"result": "SUCCESS"`, `"result": "FAILURE"`, 1),
+			counted: Suspend + " okta_failure"},
+		{name: "an event about no user", policies: map[string]Policy{Suspend: Auto},
+			event:   strings.Replace(oktaEvent("e-n", Suspend, "Suspend Okta user", admin, alice), `"type": "User", "alternateId": "alice`, `"type": "AppInstance", "alternateId": "alice`, 1),
+			counted: Suspend + " no_target"},
+		{name: "an event without a uuid cannot be deduplicated", policies: map[string]Policy{Suspend: Auto},
+			event: oktaEvent("", Suspend, "Suspend Okta user", admin, alice), counted: Suspend + " malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, func(c *Config) { c.Policies = tt.policies })
+			status, body, _ := r.post(t, oktaDelivery(tt.event), nil)
+			if status != http.StatusOK || body != "" {
+				t.Fatalf("delivery answered %d %q; want an empty 200", status, body)
+			}
+			got := r.obs.waitEvents(t, 1)
+			if got[tt.counted] != 1 {
+				t.Errorf("counted %v; want %q", got, tt.counted)
+			}
+			subs := r.sub.submissions()
+			switch {
+			case tt.want == nil && len(subs) != 0:
+				t.Errorf("submitted %+v; want nothing", subs)
+			case tt.want != nil && (len(subs) != 1 || subs[0] != *tt.want):
+				t.Errorf("submitted %+v\nwant %+v", subs, *tt.want)
+			}
+		})
+	}
+}
+
+func TestRedeliveryIsADuplicateNotAnError(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	body := oktaDelivery(oktaEvent("e-dup", Suspend, "Suspend Okta user", admin, alice))
+	for range 2 {
+		if status, _, _ := r.post(t, body, nil); status != http.StatusOK {
+			t.Fatalf("status %d", status)
+		}
+	}
+	got := r.obs.waitEvents(t, 2)
+	if got[Suspend+" auto"] != 1 || got[Suspend+" duplicate"] != 1 {
+		t.Errorf("counted %v; want one submitted and one duplicate", got)
+	}
+	if n := len(r.sub.submissions()); n != 1 {
+		t.Errorf("%d submissions; want 1", n)
+	}
+	logs := r.logs.String()
+	if !strings.Contains(logs, `"audit":"hook_duplicate"`) || strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("a redelivery should be logged as a duplicate, not an error:\n%s", logs)
+	}
+}
+
+func TestSeveralEventsInOneDelivery(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	status, _, _ := r.post(t, oktaDelivery(
+		oktaEvent("e-a", Suspend, "Suspend Okta user", admin, alice),
+		oktaEvent("e-b", "group.user_membership.add", "Add user to group membership", admin, alice),
+		oktaEvent("e-c", PasswordReset, "Reset password for Okta user", admin, alice),
+	), nil)
+	if status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	got := r.obs.waitEvents(t, 3)
+	if got[Suspend+" auto"] != 1 || got["other ignored"] != 1 || got[PasswordReset+" approve"] != 1 {
+		t.Errorf("counted %v", got)
+	}
+	logs := r.logs.String()
+	if !strings.Contains(logs, `"audit":"hook_ignored"`) || !strings.Contains(logs, "group.user_membership.add") {
+		t.Errorf("the ignored event is not on record:\n%s", logs)
+	}
+}
+
+func TestCustomHeaderCarriesTheSecret(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, func(c *Config) { c.Header = "X-Resetbot-Secret" })
+	body := oktaDelivery(oktaEvent("e-h", Suspend, "Suspend Okta user", admin, alice))
+	if status, _, _ := r.post(t, body, nil); status != http.StatusUnauthorized {
+		t.Errorf("the secret in Authorization was accepted (%d) though the hook reads X-Resetbot-Secret", status)
+	}
+	if status, _, _ := r.post(t, body, map[string]string{"Authorization": "", "X-Resetbot-Secret": testSecret}); status != http.StatusOK {
+		t.Errorf("the secret in X-Resetbot-Secret was refused (%d)", status)
+	}
+	r.obs.waitEvents(t, 1)
+}
+
+func TestFloodIsToldToComeBackLater(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, func(c *Config) { c.Workers = 2 })
+	r.sub.block = make(chan struct{})
+	for i := range 2 {
+		body := oktaDelivery(oktaEvent(fmt.Sprintf("e-%d", i), Suspend, "Suspend Okta user", admin, alice))
+		if status, _, _ := r.post(t, body, nil); status != http.StatusOK {
+			t.Fatalf("delivery %d answered %d", i, status)
+		}
+	}
+	status, _, header := r.post(t, oktaDelivery(oktaEvent("e-flood", Suspend, "Suspend Okta user", admin, alice)), nil)
+	if status != http.StatusTooManyRequests || header.Get("Retry-After") == "" {
+		t.Errorf("a delivery beyond the workers answered %d (Retry-After %q); want 429 with Retry-After", status, header.Get("Retry-After"))
+	}
+	close(r.sub.block)
+	r.obs.waitEvents(t, 2)
+	if status, _, _ := r.post(t, oktaDelivery(oktaEvent("e-after", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+		t.Errorf("once the flood drained, a delivery answered %d", status)
+	}
+	r.obs.waitEvents(t, 3)
+	if n := len(r.sub.submissions()); n != 3 {
+		t.Errorf("%d submissions; want the 3 accepted deliveries", n)
+	}
+}
+
+func TestCloseFinishesAcceptedWorkAndRefusesNew(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.sub.block = make(chan struct{})
+	if status, _, _ := r.post(t, oktaDelivery(oktaEvent("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- r.h.Close(context.Background()) }()
+	// Close waits for the accepted delivery; a new one is refused meanwhile.
+	deadline := time.After(10 * time.Second)
+	for {
+		status, _, _ := r.post(t, oktaDelivery(oktaEvent("e-2", Suspend, "Suspend Okta user", admin, alice)), nil)
+		if status == http.StatusServiceUnavailable {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("deliveries are still accepted (%d) after Close", status)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) before the accepted delivery was worked on", err)
+	default:
+	}
+	close(r.sub.block)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if subs := r.sub.submissions(); len(subs) != 1 || subs[0].Source != "okta-event:e-1" {
+		t.Errorf("submitted %+v; want only the accepted e-1", subs)
+	}
+}
+
+func TestNewRefusesAHookWithoutASecret(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Config{Channel: alertChan, Submitter: &submitter{}}); err == nil {
+		t.Error("a hook without a secret was built")
+	}
+}
