@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,12 +23,13 @@ import (
 // reached each system and what the audit log says.
 
 type e2e struct {
-	t     *testing.T
-	ctx   context.Context
-	w     *world.World
-	st    *stage
-	clock *testClock
-	opt   botOptions
+	t      *testing.T
+	ctx    context.Context
+	w      *world.World
+	st     *stage
+	clock  *testClock
+	opt    botOptions
+	logger *slog.Logger
 }
 
 type testClock struct {
@@ -60,16 +62,19 @@ func startE2E(t *testing.T, env map[string]string) *e2e {
 	for k, v := range env {
 		w.Set(k, v)
 	}
-	e := &e2e{t: t, ctx: ctx, w: w, clock: &testClock{}}
+	e := &e2e{t: t, ctx: ctx, w: w, clock: &testClock{}, logger: slog.New(slog.DiscardHandler)}
 	fast := reset.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 	e.opt = botOptions{sweep: 50 * time.Millisecond, lease: 5 * time.Second, retry: &fast, now: e.clock.Now}
+	if testing.Verbose() {
+		e.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	e.start()
 	return e
 }
 
 func (e *e2e) start() {
 	e.t.Helper()
-	st, err := startStage(e.ctx, e.w, slog.New(slog.DiscardHandler), e.opt)
+	st, err := startStage(e.ctx, e.w, e.logger, e.opt)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -158,7 +163,8 @@ func (e *e2e) summary(card slackfake.Message) string {
 	e.t.Helper()
 	replies, err := e.st.waitThread(e.ctx, card, 1)
 	if err != nil {
-		e.t.Fatalf("no thread summary: %v", err)
+		sn := e.w.Slack.Snapshot()
+		e.t.Fatalf("no thread summary: %v\nmessages: %+v\nresponses: %+v\nerrors: %+v\nacks: %+v", err, sn.Messages, sn.Responses, sn.Errors, sn.Acks)
 	}
 	return replies[0].Text
 }
