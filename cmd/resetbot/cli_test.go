@@ -674,30 +674,9 @@ func TestBinaryResetsAgainstTheFakes(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "resetbot")
-	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancelBuild()
-	build := exec.CommandContext(buildCtx, goTool, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
+	bin := buildBinary(t)
 	w := cliWorld(t)
-	certFile := filepath.Join(dir, "fakes.pem")
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.Okta.Certificate().Raw})
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	home := t.TempDir()
-	env := []string{"SSL_CERT_FILE=" + certFile, "HOME=" + home}
-	for k, v := range w.Env() {
-		env = append(env, k+"="+v)
-	}
+	env, home := binaryEnv(t, w)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -766,4 +745,37 @@ func TestCommandLineResetIsInTheAuditLog(t *testing.T) {
 			t.Errorf("audit details lack %q:\n%s", want, details)
 		}
 	}
+}
+
+// buildBinary builds resetbot as a user would and returns its path.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	bin := filepath.Join(t.TempDir(), "resetbot")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// binaryEnv is the environment a separate resetbot process needs to reach w's fakes: their
+// variables, the fakes' certificate through SSL_CERT_FILE, and an empty home directory.
+func binaryEnv(t *testing.T, w *world.World) (env []string, home string) {
+	t.Helper()
+	home = t.TempDir()
+	certFile := filepath.Join(home, "fakes.pem")
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.Okta.Certificate().Raw})
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"SSL_CERT_FILE=" + certFile, "HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	for k, v := range w.Env() {
+		env = append(env, k+"="+v)
+	}
+	return env, home
 }

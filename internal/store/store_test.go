@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/resetbot/resetbot/internal/store/storetest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +23,7 @@ func TestStore(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			if b.name == Postgres {
-				skipWithoutPostgres(t)
+				storetest.SkipWithoutPostgres(t)
 			}
 			testStore(t, b.db)
 		})

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resetbot/resetbot/internal/fake/world"
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store/storetest"
+)
+
+// startReplica starts another bot on e's world, sharing its database and Slack app.
+func (e *e2e) startReplica(name string) *stage {
+	e.t.Helper()
+	opt := e.opt
+	opt.replica = name
+	st, err := startStage(e.ctx, e.w, e.logger, opt)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = st.Stop() })
+	return st
+}
+
+func TestReplicasOnOnePostgresRunAnApprovalOnce(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, map[string]string{"RESETBOT_DATABASE_URL": storetest.PostgresURL(t)})
+	e.startReplica("second")
+	if err := e.w.Slack.WaitConnected(e.ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	cmdAck := e.mustAck(e.st.command(e.w.Rita, "alice@example.com"))
+	card := e.card(1)
+	// Slack spreads envelopes over the app's connections: the click lands on the other one.
+	if conn := e.mustAck(e.st.click(e.w.Sam, card, "approve")).Conn; conn == cmdAck.Conn {
+		t.Fatalf("the click reached the command's connection (%d); the fake did not spread envelopes", conn)
+	}
+	e.summary(card)
+	e.cardReads(card, ": done")
+	for name, n := range e.revokes() {
+		if n != 1 {
+			t.Errorf("%s received %d revoke calls; one approval across two replicas must run once", name, n)
+		}
+	}
+	if n := len(e.w.Slack.Snapshot().Thread(card.Channel, card.TS)); n != 1 {
+		t.Errorf("%d summaries in the thread; want 1", n)
+	}
+	if got := kinds(e.audit(requestID(card))); strings.Count(got, "approved") != 1 || strings.Count(got, "finished") != 1 {
+		t.Errorf("audit kinds = %s; want one approval and one finish", got)
+	}
+}
+
+// TestKilledReplicaIsFinishedByAnother kills, with SIGKILL, the process running a reset while
+// one system is slow; the other replica takes the request over once the lease lapses, runs
+// only the system without an outcome, and says so in the thread and the audit log.
+func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	e := startE2Eless(t, map[string]string{"RESETBOT_DATABASE_URL": storetest.PostgresURL(t)})
+	e.w.Zoom.SetLatency("revoke", 5*time.Minute) // holds the first replica mid-reset
+
+	env, home := binaryEnv(t, e.w)
+	proc := exec.CommandContext(e.ctx, bin, "run", "--lease", "3s", "--replica", "doomed")
+	proc.Env, proc.Dir = env, home
+	var logs bytes.Buffer
+	proc.Stderr = &logs
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proc.Process.Kill(); _ = proc.Wait() })
+	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	e.st = &stage{world: e.w}
+	e.mustAck(e.st.command(e.w.Rita, "alice@example.com phished"))
+	card := e.card(1)
+	e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+	// Three systems answer; Zoom hangs.
+	for e.w.Okta.Count("revoke")+e.w.Google.Count("revoke")+e.w.Microsoft.Count("revoke") < 3 || e.w.Zoom.Count("revoke") < 1 {
+		select {
+		case <-e.ctx.Done():
+			t.Fatalf("the first replica never got going: %v\n%s", e.revokes(), logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let it record the three outcomes
+	if err := proc.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = proc.Wait()
+	e.w.Zoom.SetLatency("revoke", 0)
+
+	e.st = e.startReplica("survivor")
+	sum := e.summary(card)
+	e.cardReads(card, ": done")
+	for _, want := range []string{"resumed after interruption", "*okta*: revoked", "*google*: revoked", "*zoom*: revoked", "*microsoft*: revoked"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	if n := e.w.Okta.Count("revoke"); n != 1 {
+		t.Errorf("okta received %d revokes; a system with an outcome must not run again", n)
+	}
+	events := e.audit(requestID(card))
+	got := kinds(events)
+	if !strings.Contains(got, "taken_over") || !strings.HasSuffix(got, "finished") {
+		t.Errorf("audit kinds = %s; want the hand-over and the finish", got)
+	}
+	outcomes := map[string]bool{}
+	for _, ev := range events {
+		if ev.Kind == "outcome" {
+			outcomes[strings.SplitN(ev.Detail, ":", 2)[0]] = true
+		}
+	}
+	if len(outcomes) != 4 {
+		t.Errorf("outcomes in the audit log for %v; want every system", outcomes)
+	}
+}
+
+// startE2Eless is startE2E without a bot of its own: the test starts its replicas itself.
+func startE2Eless(t *testing.T, env map[string]string) *e2e {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	w, err := world.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	for k, v := range env {
+		w.Set(k, v)
+	}
+	fast := reset.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
+	return &e2e{t: t, ctx: ctx, w: w, clock: &testClock{}, logger: slog.New(slog.DiscardHandler),
+		opt: botOptions{sweep: 100 * time.Millisecond, lease: 3 * time.Second, retry: &fast}}
+}
