@@ -147,6 +147,9 @@ func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outco
 		if _, had := outcomes[o.Provider]; had {
 			continue // already final from the replica that started it
 		}
+		if ctx.Err() != nil {
+			continue // shutting down: this "failure" is ours; the next replica runs it again
+		}
 		if err := b.cfg.Store.RecordOutcome(ctx, req.ID, o); err != nil {
 			b.log.Error("record outcome", "request", req.ID, "provider", o.Provider, "error", err.Error())
 		}
@@ -165,6 +168,10 @@ func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outco
 		b.log.Warn("lease lost while running; another replica finishes this request", "audit", "lease_lost", "request", req.ID)
 		return
 	default:
+	}
+	if ctx.Err() != nil {
+		b.log.Warn("stopped before the reset finished; its lease is released for another replica", "audit", "interrupted", "request", req.ID)
+		return
 	}
 
 	var ordered []reset.Outcome

@@ -142,3 +142,40 @@ func startE2Eless(t *testing.T, env map[string]string) *e2e {
 	return &e2e{t: t, ctx: ctx, w: w, clock: &testClock{}, logger: slog.New(slog.DiscardHandler),
 		opt: botOptions{sweep: 100 * time.Millisecond, lease: 3 * time.Second, retry: &fast}}
 }
+
+// TestShutdownReleasesTheLeaseOfAnUnfinishedReset stops a replica (as SIGTERM does) while a
+// slow system holds its reset past the grace period: the lease is released on the way out,
+// so the next replica finishes the reset at once instead of waiting for the lease to lapse.
+func TestShutdownReleasesTheLeaseOfAnUnfinishedReset(t *testing.T) {
+	t.Parallel()
+	e := startE2Eless(t, nil)
+	e.opt.lease = time.Hour // only a release, never a lapse, can hand this over
+	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
+	first := e.startReplica("first")
+	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.st = first
+	e.st.command(e.w.Rita, "alice@example.com")
+	card := e.card(1)
+	e.st.click(e.w.Sam, card, "approve")
+	for e.w.Zoom.Count("revoke") < 1 {
+		select {
+		case <-e.ctx.Done():
+			t.Fatal("the reset never reached Zoom")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := first.Stop(); err != nil { // waits out the grace, then releases
+		t.Fatal(err)
+	}
+	if n := len(e.w.Slack.Snapshot().Thread(card.Channel, card.TS)); n != 0 {
+		t.Fatalf("%d summaries before the reset finished", n)
+	}
+	e.w.Zoom.SetLatency("revoke", 0)
+	e.st = e.startReplica("second")
+	sum := e.summary(card)
+	if !strings.Contains(sum, "resumed after interruption") || !strings.Contains(sum, "*zoom*: revoked") {
+		t.Errorf("summary after the hand-over:\n%s", sum)
+	}
+}
