@@ -82,6 +82,21 @@ func (s *Script) Next(r *http.Request, op string) (Fault, time.Duration) {
 	return f, wait + f.Delay
 }
 
+// Play is what a fake's handler does first: record the call of op, wait its latency, and for
+// a scripted fault put the fault's headers on w (the fake then writes its system's own error
+// body). It returns the fault, zero when the call is served normally, and false when the
+// client went away while waiting.
+func (s *Script) Play(w http.ResponseWriter, r *http.Request, op string) (Fault, bool) {
+	f, wait := s.Next(r, op)
+	if !Wait(r, wait) {
+		return Fault{}, false
+	}
+	for k, vs := range f.Header {
+		w.Header()[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
+	return f, true
+}
+
 // Calls returns the calls recorded so far, in arrival order.
 func (s *Script) Calls() []Call {
 	s.mu.Lock()

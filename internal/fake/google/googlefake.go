@@ -344,17 +344,9 @@ func (s *Server) find(key string) *user {
 // play records the call and applies the scripted fault, answering with Google's own error
 // body; it reports whether the handler should go on serving.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
-	f, wait := s.Next(r, op)
-	if !fake.Wait(r, wait) {
-		return false
-	}
-	if f.Status == 0 {
-		return true
-	}
-	for k, vs := range f.Header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
+	f, ok := s.Play(w, r, op)
+	if !ok || f.Status == 0 {
+		return ok
 	}
 	if op == "token" {
 		code, desc := tokenErrorFor(f.Status)

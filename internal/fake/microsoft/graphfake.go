@@ -145,17 +145,9 @@ func (s *Server) find(key string) *user {
 // begin records the call, waits the programmed latency and answers a programmed fault in the
 // system's own error shape. It reports whether the handler should serve the call.
 func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) bool {
-	f, wait := s.Next(r, op)
-	if !fake.Wait(r, wait) {
-		return false
-	}
-	if f.Status == 0 {
-		return true
-	}
-	for k, vs := range f.Header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
+	f, ok := s.Play(w, r, op)
+	if !ok || f.Status == 0 {
+		return ok
 	}
 	switch op {
 	case OpOpenID, OpToken:

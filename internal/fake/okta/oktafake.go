@@ -268,22 +268,16 @@ func (s *Server) Unrouted() []string {
 // play records the call and applies the Script: latency, then a programmed fault. It reports
 // whether the handler should go on serving.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
-	f, wait := s.Next(r, op)
-	if !fake.Wait(r, wait) {
-		return false
-	}
-	if f.Status == 0 {
-		return true
+	f, ok := s.Play(w, r, op)
+	if !ok || f.Status == 0 {
+		return ok
 	}
 	h := w.Header()
-	if f.Status == http.StatusTooManyRequests {
+	if f.Status == http.StatusTooManyRequests && h.Get("X-Rate-Limit-Reset") == "" {
 		// The window resets within the minute; a fault that says nothing resets it at the
 		// next second, so the demo does not stall.
 		h.Set("X-Rate-Limit-Remaining", "0")
 		h.Set("X-Rate-Limit-Reset", strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10))
-	}
-	for k, vs := range f.Header {
-		h[k] = append([]string(nil), vs...)
 	}
 	switch {
 	case op == "token" && f.Status < 500 && f.Status != http.StatusTooManyRequests:

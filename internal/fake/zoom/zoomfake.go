@@ -248,17 +248,9 @@ func (s *Server) resource(u user) map[string]any {
 // play records the call and applies the scripted fault with Zoom's own body; it reports
 // whether the handler should go on serving.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
-	f, wait := s.Next(r, op)
-	if !fake.Wait(r, wait) {
-		return false
-	}
-	if f.Status == 0 {
-		return true
-	}
-	for k, vs := range f.Header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
+	f, ok := s.Play(w, r, op)
+	if !ok || f.Status == 0 {
+		return ok
 	}
 	if op == "token" {
 		code, reason := "invalid_request", "Bad Request"
