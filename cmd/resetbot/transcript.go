@@ -95,7 +95,7 @@ func (t *transcript) render(e slackfake.Event) []string {
 				out = append(out, strings.Split(t.mrkdwn(b.Text.Text), "\n")...)
 			}
 			for _, f := range b.Fields {
-				out = append(out, strings.ReplaceAll(t.mrkdwn(f.Text), "\n", ": "))
+				out = append(out, strings.ReplaceAll(strings.Replace(t.mrkdwn(f.Text), "\n", ": ", 1), "\n", " "))
 			}
 		case "context":
 			for _, el := range b.Elements {
