@@ -28,14 +28,24 @@ type resetReport struct {
 }
 
 func (a *app) reset(ctx context.Context, args []string) int {
-	fs := a.flags("reset", "reset <email|login|okta-id> [--reason TEXT] [--providers okta,google,zoom,microsoft] [--dry-run] [--json]")
+	fs := a.flags("reset", "reset <email|login|okta-id> [--reason TEXT] [--providers okta,google,zoom,microsoft] [--dry-run] [--json]\n       resetbot reset --file users.txt [--concurrency N] [--rate R] [--reason TEXT] [--providers …]")
 	reason := fs.String("reason", "", "why, for the log")
 	only := fs.String("providers", "", "comma-separated systems to reset (default: every configured one)")
 	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
 	verbose := fs.Bool("verbose", false, "log every decision and retry to stderr")
+	file := fs.String("file", "", "reset everyone listed in this file, one per line (# comments and blank lines skipped)")
+	workers := fs.Int("concurrency", 16, "with --file: how many people are signed out at once")
+	rate := fs.Float64("rate", 10, "with --file: requests per second to start each system at (lowered on 429)")
 	if code, ok := a.parse(fs, reorder(fs, args)); !ok {
 		return code
+	}
+	if *file != "" {
+		if fs.NArg() != 0 || *dryRun || *asJSON {
+			fmt.Fprintln(a.stderr, "resetbot reset: --file takes nobody else on the command line, and no --dry-run or --json (yet)")
+			return exitUsage
+		}
+		return a.resetBatch(ctx, *file, *only, *reason, *workers, *rate, *verbose)
 	}
 	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
 		fmt.Fprintln(a.stderr, "resetbot reset: name exactly one person (email, Okta login or Okta user id)")
@@ -118,6 +128,29 @@ func (a *app) reset(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// resetBatch wires the systems and hands over to resetFile.
+func (a *app) resetBatch(ctx context.Context, file, only, reason string, workers int, rate float64, verbose bool) int {
+	cfg, err := config.Load(a.env)
+	if err == nil {
+		err = cfg.Require(config.Need{})
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
+		return exitUsage
+	}
+	w, err := a.wire(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
+		return exitUsage
+	}
+	sel, err := w.selection(only)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
+		return exitUsage
+	}
+	return a.resetFile(ctx, w, sel, file, reason, workers, rate, verbose)
 }
 
 // selection turns --providers into an executor selection, refusing names it does not know.

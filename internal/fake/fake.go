@@ -5,6 +5,7 @@ package fake
 
 import (
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -38,6 +39,61 @@ type Script struct {
 	latency map[string]time.Duration
 	faults  map[string][]Fault
 	calls   []Call
+	// limits and served implement SetRateLimit: per op, the limit and when the calls served
+	// in the last second arrived.
+	limits map[string]int
+	served map[string][]time.Time
+	now    func() time.Time
+}
+
+// SetRateLimit makes op enforce a limit of perSecond calls in any sliding second, as the
+// providers do: a call beyond it gets a 429 with Retry-After (whole seconds, rounded up, until
+// the window has room), which the fake answers with its system's own 429 body. Rejected calls
+// do not count against the window. perSecond <= 0 removes the limit. Queued faults (Fail) are
+// played before the limit is checked.
+func (s *Script) SetRateLimit(op string, perSecond int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.limits == nil {
+		s.limits = map[string]int{}
+		s.served = map[string][]time.Time{}
+	}
+	if perSecond <= 0 {
+		delete(s.limits, op)
+		delete(s.served, op)
+		return
+	}
+	s.limits[op] = perSecond
+}
+
+// SetClock replaces the clock the rate limit reads; tests use it to move time by hand.
+func (s *Script) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// limited reports the 429 fault for a call of op arriving at now, or false when the window
+// has room (the call is then counted). s.mu is held.
+func (s *Script) limited(op string, now time.Time) (Fault, bool) {
+	limit, ok := s.limits[op]
+	if !ok {
+		return Fault{}, false
+	}
+	window := s.served[op]
+	i := 0
+	for i < len(window) && !window[i].After(now.Add(-time.Second)) {
+		i++
+	}
+	window = window[i:]
+	if len(window) < limit {
+		s.served[op] = append(window, now)
+		return Fault{}, false
+	}
+	s.served[op] = window
+	free := window[len(window)-limit].Add(time.Second).Sub(now)
+	secs := max(int((free+time.Second-1)/time.Second), 1)
+	return Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {fmt.Sprint(secs)}}}, true
 }
 
 // SetLatency makes every call of op wait d before it is served ("" means every op).
@@ -73,11 +129,17 @@ func (s *Script) FailTimes(op string, n int, f Fault) {
 func (s *Script) Next(r *http.Request, op string) (Fault, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Op: op, At: time.Now()})
+	now := time.Now()
+	if s.now != nil {
+		now = s.now()
+	}
+	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Op: op, At: now})
 	wait := s.latency[op] + s.latency[""]
 	var f Fault
 	if q := s.faults[op]; len(q) > 0 {
 		f, s.faults[op] = q[0], q[1:]
+	} else if lf, ok := s.limited(op, now); ok {
+		f = lf
 	}
 	return f, wait + f.Delay
 }

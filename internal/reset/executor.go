@@ -47,6 +47,15 @@ type Executor struct {
 	sleep     func(ctx context.Context, d time.Duration) error
 	now       func() time.Time
 	observer  Observer
+	limiter   Limiter
+}
+
+// Limiter paces the requests of a batch per provider (package pace implements it). Wait is
+// called before every attempt, lookup or revoke, and Done after it with the attempt's error;
+// a nil Wait is always followed by exactly one Done.
+type Limiter interface {
+	Wait(ctx context.Context, provider string) error
+	Done(provider string, err error)
 }
 
 // Observer hears about every attempt and retry; metrics hang off it. It must not block.
@@ -78,6 +87,12 @@ func WithSkipped(name, reason string) Option {
 
 // WithObserver reports retries to o.
 func WithObserver(o Observer) Option { return func(e *Executor) { e.observer = o } }
+
+// WithLimiter sends every provider attempt through l. A rate-limit answer (429) is then the
+// limiter's to honour: the executor retries it once l lets it through, without spending one
+// of RetryPolicy.MaxAttempts, for as long as the deadline allows the wait the provider asked
+// for. Without a limiter a 429 is retried like any other retryable error.
+func WithLimiter(l Limiter) Option { return func(e *Executor) { e.limiter = l } }
 
 // WithSleep replaces the wait between attempts; tests use it to run without real delays.
 func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
@@ -187,11 +202,24 @@ func (e *Executor) revoke(ctx context.Context, p Provider, t Target) Outcome {
 }
 
 // attempt calls fn until it succeeds, fails for good, runs out of attempts or ctx ends. It
-// returns how many attempts were made and the last error.
+// returns how many attempts were made and the last error. With a limiter, rate-limited
+// attempts are counted in the result but not against MaxAttempts.
 func (e *Executor) attempt(ctx context.Context, provider string, fn func(context.Context) error) (int, error) {
 	var err error
+	spent := 0
 	for n := 1; ; n++ {
-		err = fn(ctx)
+		if e.limiter != nil {
+			if werr := e.limiter.Wait(ctx, provider); werr != nil {
+				if err == nil {
+					return n - 1, fmt.Errorf("%s: waiting for the rate limit: %w", provider, werr)
+				}
+				return n - 1, fmt.Errorf("%w (gave up: %v)", err, werr)
+			}
+			err = fn(ctx)
+			e.limiter.Done(provider, err)
+		} else {
+			err = fn(ctx)
+		}
 		if err == nil {
 			return n, nil
 		}
@@ -202,10 +230,14 @@ func (e *Executor) attempt(ctx context.Context, provider string, fn func(context
 		if ctx.Err() != nil {
 			return n, fmt.Errorf("%w (gave up: %v)", err, context.Cause(ctx))
 		}
-		if n >= e.retry.MaxAttempts {
-			return n, fmt.Errorf("%w (gave up after %d attempts)", err, n)
+		paced := e.limiter != nil && reason == "rate_limited"
+		if !paced {
+			spent++
+			if spent >= e.retry.MaxAttempts {
+				return n, fmt.Errorf("%w (gave up after %d attempts)", err, n)
+			}
+			wait = max(wait, e.backoff(spent))
 		}
-		wait = max(wait, e.backoff(n))
 		if dl, ok := ctx.Deadline(); ok && e.now().Add(wait).After(dl) {
 			return n, fmt.Errorf("%w (asked to wait %s, past the deadline)", err, wait.Round(time.Millisecond))
 		}
@@ -214,6 +246,9 @@ func (e *Executor) attempt(ctx context.Context, provider string, fn func(context
 		}
 		e.log.Info("retrying provider", "audit", "retry", "provider", provider, "attempt", n,
 			"reason", reason, "wait", wait, "error", err.Error())
+		if paced {
+			continue // the limiter holds the next attempt until the provider's wait is over
+		}
 		if serr := e.sleep(ctx, wait); serr != nil {
 			return n, fmt.Errorf("%w (gave up: %v)", err, serr)
 		}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resetbot/resetbot/internal/fake/world"
+)
+
+// writePeople writes a --file for one test.
+func writePeople(t *testing.T, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// personLines finds the "[i/n] who: …" lines of a batch, by who.
+func personLines(stdout string) map[string]string {
+	got := map[string]string{}
+	for _, l := range strings.Split(stdout, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "[") {
+			continue
+		}
+		_, rest, _ := strings.Cut(l, "] ")
+		who, _, _ := strings.Cut(rest, ": ")
+		got[who] = rest
+	}
+	return got
+}
+
+// countRow finds the summary row of one system: its counts in column order.
+func countRow(stdout, system string) string {
+	for _, l := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == system && !strings.Contains(l, ":") {
+			return strings.Join(f[1:], " ")
+		}
+	}
+	return ""
+}
+
+func TestResetFileSignsOutEveryone(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	path := writePeople(t, "# phishing campaign 2026-11-29", w.Alice.Email, "", "  "+w.Bob.Email+"  ", "nobody@example.com", w.Oscar.Email)
+	r := runCLI(t, w, "reset", "--file", path, "--reason", "phish")
+	if r.code != exitFailed {
+		t.Fatalf("want exit 1 (one person is not in Okta):\n%s", r)
+	}
+	lines := personLines(r.stdout)
+	want := map[string]string{
+		w.Alice.Email:        "okta revoked, google revoked, zoom revoked, microsoft revoked",
+		w.Bob.Email:          "okta revoked, google revoked, zoom no account, microsoft revoked",
+		w.Oscar.Email:        "okta revoked, google revoked, zoom revoked, microsoft revoked",
+		"nobody@example.com": "nobody in Okta matches",
+	}
+	if len(lines) != len(want) {
+		t.Errorf("got %d person lines, want %d:\n%s", len(lines), len(want), r)
+	}
+	for who, words := range want {
+		if got := lines[who]; got != who+": "+words {
+			t.Errorf("line for %s = %q, want %q", who, got, who+": "+words)
+		}
+	}
+	// columns: revoked, no account, failed, skipped, not in okta — each row adds up to 4 people.
+	for system, row := range map[string]string{"okta": "3 0 0 0 1", "google": "3 0 0 0 1", "zoom": "2 1 0 0 1", "microsoft": "3 0 0 0 1"} {
+		if got := countRow(r.stdout, system); got != row {
+			t.Errorf("%s counts %q, want %q:\n%s", system, got, row, r.stdout)
+		}
+	}
+	for _, p := range []world.Person{w.Alice, w.Oscar} {
+		if got := revokes(w, p); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 {
+			t.Errorf("%s signed out %v, want once everywhere", p.Email, got)
+		}
+	}
+	if !strings.Contains(r.stdout, "Result: 1 of 4 people need attention") {
+		t.Errorf("missing result line:\n%s", r)
+	}
+	assertNoSecrets(t, w, r)
+}
+
+func TestResetFileWaitsOutRateLimits(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	// Zoom takes one revoke a second; the batch goes faster than that, so it must hear 429s
+	// and wait them out rather than fail anyone.
+	w.Zoom.SetRateLimit("revoke", 1)
+	path := writePeople(t, w.Alice.Email, w.Rita.Email, w.Sam.Email)
+	r := runCLI(t, w, "reset", "--file", path, "--rate", "50", "--concurrency", "3")
+	if r.code != exitOK {
+		t.Fatalf("want exit 0: a rate limit is a wait, not a failure:\n%s", r)
+	}
+	if got := countRow(r.stdout, "zoom"); got != "3 0 0 0 0" {
+		t.Errorf("zoom counts %q, want all 3 revoked:\n%s", got, r.stdout)
+	}
+	if got := w.Zoom.Count("revoke"); got <= 3 {
+		t.Errorf("zoom saw %d revokes, want more than 3 (some answered 429)", got)
+	}
+	for _, p := range []world.Person{w.Alice, w.Rita, w.Sam} {
+		if got := w.Zoom.Revocations(p.Email); got != 1 {
+			t.Errorf("zoom revoked %s %d times, want 1", p.Email, got)
+		}
+	}
+}
+
+func TestResetFileRefusesWhatItCannotDo(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	empty := writePeople(t, "# nobody yet", "")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "a person and a file", args: []string{"reset", "--file", empty, "alice@example.com"}, want: "--file takes nobody else"},
+		{name: "dry run", args: []string{"reset", "--file", empty, "--dry-run"}, want: "no --dry-run"},
+		{name: "an empty file", args: []string{"reset", "--file", empty}, want: "names nobody"},
+		{name: "a missing file", args: []string{"reset", "--file", filepath.Join(t.TempDir(), "nope.txt")}, want: "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, w, tt.args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("want exit 2 and %q:\n%s", tt.want, r)
+			}
+			if got := revokeCalls(w); got["okta"]+got["google"]+got["zoom"]+got["microsoft"] != 0 {
+				t.Errorf("revokes reached the fakes: %v", got)
+			}
+		})
+	}
+}

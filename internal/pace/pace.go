@@ -1,0 +1,224 @@
+// Package pace keeps resetbot under each provider's rate limit during a batch. Every provider
+// gets its own token bucket and its own bound on requests in flight, and the bucket listens to
+// the provider: a 429 pauses that provider's whole queue for as long as it asked and lowers the
+// rate, and a run of successes raises it again towards the configured rate. A limit hit is then
+// a short wait, never a failure, and one slow provider never holds the others back.
+package pace
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+// Config is one provider's pace.
+type Config struct {
+	// Rate is the starting and highest rate, in requests per second.
+	Rate float64
+	// Burst is how many requests may start at once after a quiet spell; at least 1.
+	Burst int
+	// Concurrency bounds requests in flight; 0 means Burst.
+	Concurrency int
+	// MinRate is the lowest the rate falls after repeated 429s; 0 means Rate/10.
+	MinRate float64
+	// Backoff multiplies the rate after a 429; 0 means 0.5.
+	Backoff float64
+	// RecoverAfter is how many successes in a row raise the rate by a tenth of Rate; 0 means 20.
+	RecoverAfter int
+	// Pause is how long a 429 that named no wait stops the queue; 0 means one second.
+	Pause time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Rate <= 0 {
+		c.Rate = 10
+	}
+	if c.Burst < 1 {
+		c.Burst = 1
+	}
+	if c.Concurrency < 1 {
+		c.Concurrency = c.Burst
+	}
+	if c.MinRate <= 0 || c.MinRate > c.Rate {
+		c.MinRate = c.Rate / 10
+	}
+	if c.Backoff <= 0 || c.Backoff >= 1 {
+		c.Backoff = 0.5
+	}
+	if c.RecoverAfter < 1 {
+		c.RecoverAfter = 20
+	}
+	if c.Pause <= 0 {
+		c.Pause = time.Second
+	}
+	return c
+}
+
+// Clock is the time the limiter reads and waits on; tests pass a fake one.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx ends, returning ctx's cause then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// Limiter paces every provider separately. It implements reset.Limiter; build it with [New].
+type Limiter struct {
+	def   Config
+	per   map[string]Config
+	clock Clock
+
+	mu        sync.Mutex
+	providers map[string]*bucket
+}
+
+var _ reset.Limiter = (*Limiter)(nil)
+
+// Option configures a Limiter.
+type Option func(*Limiter)
+
+// WithProvider gives one provider its own pace instead of the default.
+func WithProvider(name string, c Config) Option {
+	return func(l *Limiter) { l.per[name] = c.withDefaults() }
+}
+
+// WithClock replaces the wall clock; tests use it to run without real waits.
+func WithClock(c Clock) Option { return func(l *Limiter) { l.clock = c } }
+
+// New paces every provider at def unless an option names its own pace.
+func New(def Config, opts ...Option) *Limiter {
+	l := &Limiter{def: def.withDefaults(), per: map[string]Config{}, clock: realClock{}, providers: map[string]*bucket{}}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+// bucket is one provider's state. Its fields are guarded by Limiter.mu; slots is the bound on
+// requests in flight.
+type bucket struct {
+	cfg       Config
+	rate      float64
+	tokens    float64
+	last      time.Time
+	pausedTo  time.Time
+	successes int
+	slots     chan struct{}
+}
+
+func (l *Limiter) bucket(provider string) *bucket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.providers[provider]
+	if !ok {
+		cfg, ok := l.per[provider]
+		if !ok {
+			cfg = l.def
+		}
+		b = &bucket{cfg: cfg, rate: cfg.Rate, tokens: float64(cfg.Burst), last: l.clock.Now(),
+			slots: make(chan struct{}, cfg.Concurrency)}
+		l.providers[provider] = b
+	}
+	return b
+}
+
+// Wait blocks until provider may be sent one more request: a slot in flight is free, no 429
+// pause is running and the bucket holds a token. Every nil return must be followed by exactly
+// one Done for the same provider. It returns ctx's cause when ctx ends first.
+func (l *Limiter) Wait(ctx context.Context, provider string) error {
+	b := l.bucket(provider)
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	for {
+		d := l.take(b)
+		if d <= 0 {
+			return nil
+		}
+		if err := l.clock.Sleep(ctx, d); err != nil {
+			<-b.slots
+			return err
+		}
+	}
+}
+
+// take spends a token when one is there and returns 0, or returns how long to wait before
+// asking again (the rest of a pause, or until the next token).
+func (l *Limiter) take(b *bucket) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	if now.Before(b.pausedTo) {
+		return b.pausedTo.Sub(now)
+	}
+	if el := now.Sub(b.last); el > 0 {
+		b.tokens = min(float64(b.cfg.Burst), b.tokens+el.Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1-1e-9 { // a token computed from a rounded wait may fall short by a hair
+		b.tokens = max(b.tokens-1, 0)
+		return 0
+	}
+	return time.Duration(math.Ceil((1 - b.tokens) / b.rate * float64(time.Second)))
+}
+
+// Done reports how the request Wait let through ended. A rate-limit answer pauses the
+// provider's queue until the wait it asked for (or Config.Pause) and lowers the rate, once
+// per pause however many requests in flight hit it; anything else counts towards raising the
+// rate again, since only a 429 says the pace was too high.
+func (l *Limiter) Done(provider string, err error) {
+	b := l.bucket(provider)
+	<-b.slots
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, wait, reason := reset.Classify(err)
+	if err == nil || reason != "rate_limited" {
+		b.successes++
+		if b.successes >= b.cfg.RecoverAfter && b.rate < b.cfg.Rate {
+			b.rate = min(b.cfg.Rate, b.rate+b.cfg.Rate/10)
+			b.successes = 0
+		}
+		return
+	}
+	b.successes = 0
+	if wait <= 0 {
+		wait = b.cfg.Pause
+	}
+	now := l.clock.Now()
+	if !now.Before(b.pausedTo) {
+		b.rate = max(b.cfg.MinRate, b.rate*b.cfg.Backoff)
+	}
+	if until := now.Add(wait); until.After(b.pausedTo) {
+		b.pausedTo = until
+	}
+	// When the pause ends the provider takes one request at once (its window has reset), then
+	// the lowered rate applies.
+	b.tokens = 1
+	b.last = b.pausedTo
+}
+
+// Rate is provider's current rate in requests per second, for progress and benchmarks.
+func (l *Limiter) Rate(provider string) float64 {
+	b := l.bucket(provider)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return b.rate
+}
