@@ -14,6 +14,7 @@ import (
 	"github.com/resetbot/resetbot/internal/provider/edge"
 	"github.com/resetbot/resetbot/internal/provider/google"
 	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/reset/resettest"
 )
 
 const (
@@ -52,23 +53,7 @@ func start(t *testing.T, subject ...string) (*googlefake.Server, *google.Provide
 // between attempts instead of sleeping.
 func revokeThroughExecutor(t *testing.T, p *google.Provider) (reset.Outcome, []time.Duration) {
 	t.Helper()
-	var (
-		mu    sync.Mutex
-		waits []time.Duration
-	)
-	ex := reset.NewExecutor([]reset.Provider{p},
-		reset.WithRetry(reset.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}),
-		reset.WithSleep(func(_ context.Context, d time.Duration) error {
-			mu.Lock()
-			defer mu.Unlock()
-			waits = append(waits, d)
-			return nil
-		}))
-	out := ex.RunAll(t.Context(), alice, nil)
-	if len(out) != 1 {
-		t.Fatalf("outcomes = %+v, want one", out)
-	}
-	return out[0], waits
+	return resettest.Revoke(t, p, alice, 3)
 }
 
 func TestRevokeThroughExecutor(t *testing.T) {

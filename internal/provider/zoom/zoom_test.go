@@ -15,6 +15,7 @@ import (
 	"github.com/resetbot/resetbot/internal/provider/edge"
 	"github.com/resetbot/resetbot/internal/provider/zoom"
 	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/reset/resettest"
 )
 
 const aliceEmail = "alice@example.com"
@@ -54,23 +55,7 @@ func start(t *testing.T, edit ...func(*zoom.Config)) (*zoomfake.Server, *zoom.Pr
 // between attempts instead of sleeping.
 func revokeThroughExecutor(t *testing.T, p *zoom.Provider) (reset.Outcome, []time.Duration) {
 	t.Helper()
-	var (
-		mu    sync.Mutex
-		waits []time.Duration
-	)
-	ex := reset.NewExecutor([]reset.Provider{p},
-		reset.WithRetry(reset.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}),
-		reset.WithSleep(func(_ context.Context, d time.Duration) error {
-			mu.Lock()
-			defer mu.Unlock()
-			waits = append(waits, d)
-			return nil
-		}))
-	out := ex.RunAll(t.Context(), alice, nil)
-	if len(out) != 1 {
-		t.Fatalf("outcomes = %+v, want one", out)
-	}
-	return out[0], waits
+	return resettest.Revoke(t, p, alice, 3)
 }
 
 func TestRevokeThroughExecutor(t *testing.T) {
