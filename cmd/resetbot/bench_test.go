@@ -45,14 +45,7 @@ func BenchmarkResetLatency(b *testing.B) {
 
 	ctx := context.Background()
 	a := &app{env: w.Getenv, stdout: io.Discard, stderr: io.Discard, roots: w.Roots}
-	cfg, err := config.Load(a.env)
-	if err == nil {
-		err = cfg.Require(config.Need{})
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	wired, err := a.wire(ctx, cfg)
+	wired, err := a.wireFor(ctx, config.Need{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,21 +17,13 @@ func (a *app) check(ctx context.Context, args []string) int {
 	if code, ok := a.parse(fs, args); !ok {
 		return code
 	}
-	cfg, err := config.Load(a.env)
-	if err == nil {
-		err = cfg.Require(config.Need{})
-	}
-	if err != nil {
-		fmt.Fprintf(a.stderr, "resetbot check: %v\n", err)
-		return exitUsage
-	}
-	w, err := a.wire(ctx, cfg)
+	w, err := a.wireFor(ctx, config.Need{})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot check: %v\n", err)
 		return exitUsage
 	}
 	fmt.Fprintln(a.stdout, "Configuration: valid")
-	if cfg.Slack.BotToken == "" || cfg.Slack.AppToken == "" {
+	if w.cfg.Slack.BotToken == "" || w.cfg.Slack.AppToken == "" {
 		fmt.Fprintln(a.stdout, "Slack:         SLACK_BOT_TOKEN and SLACK_APP_TOKEN are needed for `resetbot run`")
 	}
 

@@ -54,15 +54,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	}
 	who := strings.TrimSpace(fs.Arg(0))
 
-	cfg, err := config.Load(a.env)
-	if err == nil {
-		err = cfg.Require(config.Need{})
-	}
-	if err != nil {
-		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
-		return exitUsage
-	}
-	w, err := a.wire(ctx, cfg)
+	w, err := a.wireFor(ctx, config.Need{})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
@@ -102,7 +94,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	if !*asJSON {
 		fmt.Fprintln(a.stdout, "\nSigning out:")
 	}
-	rec := a.openRecord(ctx, cfg, target, *reason, sel)
+	rec := a.openRecord(ctx, w.cfg, target, *reason, sel)
 	got := map[string]reset.Outcome{}
 	for o := range ex.Run(ctx, target, sel) {
 		got[o.Provider] = o
@@ -132,15 +124,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 
 // resetBatch wires the systems and hands over to resetFile.
 func (a *app) resetBatch(ctx context.Context, file, only, reason string, workers int, rate float64, verbose bool) int {
-	cfg, err := config.Load(a.env)
-	if err == nil {
-		err = cfg.Require(config.Need{})
-	}
-	if err != nil {
-		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
-		return exitUsage
-	}
-	w, err := a.wire(ctx, cfg)
+	w, err := a.wireFor(ctx, config.Need{})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage

@@ -32,10 +32,7 @@ func (a *app) runBot(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stderr, "resetbot run: --lease must be at least 3s: it is renewed every third of it")
 		return exitUsage
 	}
-	cfg, err := config.Load(a.env)
-	if err == nil {
-		err = cfg.Require(config.Need{Slack: true, Policy: true})
-	}
+	cfg, err := a.configure(config.Need{Slack: true, Policy: true})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
 		return exitUsage

@@ -33,10 +33,7 @@ type stage struct {
 // startStage builds the bot from the world's environment and runs it until stop.
 func startStage(ctx context.Context, w *world.World, logger *slog.Logger, opt botOptions) (*stage, error) {
 	a := &app{env: w.Getenv, roots: w.Roots}
-	cfg, err := config.Load(w.Getenv)
-	if err == nil {
-		err = cfg.Require(config.Need{Slack: true, Policy: true})
-	}
+	cfg, err := a.configure(config.Need{Slack: true, Policy: true})
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,25 @@ type wiring struct {
 	systems   []system
 }
 
+// configure reads the configuration and checks what a command needs of it.
+func (a *app) configure(need config.Need) (config.Config, error) {
+	cfg, err := config.Load(a.env)
+	if err == nil {
+		err = cfg.Require(need)
+	}
+	return cfg, err
+}
+
+// wireFor is configure then wire, for the commands that talk to the systems. Its errors are
+// all configuration errors: nothing has been asked of a system yet.
+func (a *app) wireFor(ctx context.Context, need config.Need) (*wiring, error) {
+	cfg, err := a.configure(need)
+	if err != nil {
+		return nil, err
+	}
+	return a.wire(ctx, cfg)
+}
+
 // wire builds the directory and every provider from cfg. It makes no network call.
 func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 	httpClient := edge.Client(a.roots)
