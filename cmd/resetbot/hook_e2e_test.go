@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/resetbot/resetbot/internal/hook/hooktest"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -37,29 +39,9 @@ type hookEvent struct {
 }
 
 func (ev hookEvent) JSON() string {
-	return fmt.Sprintf(`{
-        "uuid": %q,
-        "published": "2024-05-02T14:21:07.511Z",
-        "eventType": %q,
-        "version": "0",
-        "displayMessage": %q,
-        "severity": "INFO",
-        "client": {
-          "userAgent": {"rawUserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)", "os": "Mac OS X", "browser": "CHROME"},
-          "zone": "null", "device": "Computer", "id": null, "ipAddress": "198.51.100.7",
-          "geographicalContext": {"city": "Springfield", "state": "Illinois", "country": "United States", "postalCode": "62701", "geolocation": {"lat": 39.78, "lon": -89.65}}
-        },
-        "device": null,
-        "actor": {"id": %q, "type": "User", "alternateId": %q, "displayName": "Example Admin", "detailEntry": null},
-        "outcome": {"result": "SUCCESS", "reason": null},
-        "target": [{"id": %q, "type": "User", "alternateId": %q, "displayName": %q, "detailEntry": null}],
-        "transaction": {"type": "WEB", "id": "ZjOiY8rD3l2mQ6Jb1t3wVQAAA7A", "detail": {}},
-        "debugContext": {"debugData": {"requestId": "ZjOiY8rD3l2mQ6Jb1t3wVQAAA7A", "requestUri": "/api/v1/users/%s/lifecycle/suspend"}},
-        "legacyEventType": "core.user.config.user_status.changed",
-        "authenticationContext": {"authenticationStep": 0, "externalSessionId": "102nZ6vR2pQR2e0qxaKd7lJ2Q"},
-        "securityContext": {"asNumber": null, "asOrg": null, "isp": null, "domain": null, "isProxy": null},
-        "insertionTimestamp": null
-      }`, ev.uuid, ev.eventType, ev.message, ev.actorID, ev.actorLogin, ev.target.OktaID, ev.target.Email, ev.target.Name, ev.target.OktaID)
+	return hooktest.Event(ev.uuid, ev.eventType, ev.message,
+		hooktest.Person{ID: ev.actorID, Login: ev.actorLogin, Name: "Example Admin"},
+		hooktest.Person{ID: ev.target.OktaID, Login: ev.target.Email, Name: ev.target.Name})
 }
 
 // hookDelivery wraps events in the envelope of an event hook POST.
@@ -68,16 +50,7 @@ func hookDelivery(events ...hookEvent) string {
 	for _, ev := range events {
 		parts = append(parts, ev.JSON())
 	}
-	return `{
-  "eventType": "com.okta.event_hook",
-  "eventTypeVersion": "1.0",
-  "cloudEventsVersion": "0.1",
-  "source": "https://example.okta.com/api/v1/eventHooks/whoql0HfiLGPWc8Jx0g3",
-  "eventId": "b5a188b9-5ece-4636-b041-482ffda96311",
-  "eventTime": "2024-05-02T14:21:08.032Z",
-  "contentType": "application/json",
-  "data": {"events": [` + strings.Join(parts, ",") + `]}
-}`
+	return hooktest.Delivery(parts...)
 }
 
 // The three events, about Alice, as Okta sends them.

@@ -1,6 +1,8 @@
 package hook
 
 import (
+	"github.com/resetbot/resetbot/internal/hook/hooktest"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -27,53 +29,12 @@ const (
 )
 
 // person is an Okta actor or target as a LogEvent names it.
-type person struct{ id, login, name string }
+type person = hooktest.Person
 
 var (
-	alice = person{aliceID, "alice@example.com", "Alice Example"}
-	admin = person{adminID, "admin@example.com", "Example Admin"}
+	alice = person{ID: aliceID, Login: "alice@example.com", Name: "Alice Example"}
+	admin = person{ID: adminID, Login: "admin@example.com", Name: "Example Admin"}
 )
-
-// oktaEvent is one System Log event as Okta delivers it through an event hook.
-func oktaEvent(uuid, eventType, message string, actor, target person) string {
-	return fmt.Sprintf(`{
-        "uuid": %q,
-        "published": "2024-05-02T14:21:07.511Z",
-        "eventType": %q,
-        "version": "0",
-        "displayMessage": %q,
-        "severity": "INFO",
-        "client": {
-          "userAgent": {"rawUserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)", "os": "Mac OS X", "browser": "CHROME"},
-          "zone": "null", "device": "Computer", "id": null, "ipAddress": "198.51.100.7",
-          "geographicalContext": {"city": "Springfield", "state": "Illinois", "country": "United States", "postalCode": "62701", "geolocation": {"lat": 39.78, "lon": -89.65}}
-        },
-        "device": null,
-        "actor": {"id": %q, "type": "User", "alternateId": %q, "displayName": %q, "detailEntry": null},
-        "outcome": {"result": "SUCCESS", "reason": null},
-        "target": [{"id": %q, "type": "User", "alternateId": %q, "displayName": %q, "detailEntry": null}],
-        "transaction": {"type": "WEB", "id": "ZjOiY8rD3l2mQ6Jb1t3wVQAAA7A", "detail": {}},
-        "debugContext": {"debugData": {"requestId": "ZjOiY8rD3l2mQ6Jb1t3wVQAAA7A", "requestUri": "/api/v1/users/%s/lifecycle", "url": "/api/v1/users/%s/lifecycle?"}},
-        "legacyEventType": "core.user.config.user_status.changed",
-        "authenticationContext": {"authenticationProvider": null, "credentialProvider": null, "credentialType": null, "issuer": null, "interface": null, "authenticationStep": 0, "externalSessionId": "102nZ6vR2pQR2e0qxaKd7lJ2Q"},
-        "securityContext": {"asNumber": null, "asOrg": null, "isp": null, "domain": null, "isProxy": null},
-        "insertionTimestamp": null
-      }`, uuid, eventType, message, actor.id, actor.login, actor.name, target.id, target.login, target.name, target.id, target.id)
-}
-
-// delivery wraps events in the envelope of an event hook POST, as in Okta's documentation.
-func oktaDelivery(events ...string) string {
-	return `{
-  "eventType": "com.okta.event_hook",
-  "eventTypeVersion": "1.0",
-  "cloudEventsVersion": "0.1",
-  "source": "https://example.okta.com/api/v1/eventHooks/whoql0HfiLGPWc8Jx0g3",
-  "eventId": "b5a188b9-5ece-4636-b041-482ffda96311",
-  "eventTime": "2024-05-02T14:21:08.032Z",
-  "contentType": "application/json",
-  "data": {"events": [` + strings.Join(events, ",") + `]}
-}`
-}
 
 // submitter records submissions and refuses a repeated source as the bot does.
 type submitter struct {
@@ -279,7 +240,7 @@ func TestVerificationChallengeIsEchoed(t *testing.T) {
 
 func TestMisuseIsRefusedAndStartsNothing(t *testing.T) {
 	t.Parallel()
-	good := oktaDelivery(oktaEvent("e1", Suspend, "Suspend Okta user", admin, alice))
+	good := hooktest.Delivery(hooktest.Event("e1", Suspend, "Suspend Okta user", admin, alice))
 	tests := []struct {
 		name    string
 		body    string
@@ -297,7 +258,7 @@ func TestMisuseIsRefusedAndStartsNothing(t *testing.T) {
 		{name: "JSON that is not a delivery", body: `{"eventType": "user.lifecycle.suspend"}`, status: 400, result: "malformed"},
 		{name: "events that are not a list", body: `{"eventType": "com.okta.event_hook", "data": {"events": {"uuid": "x"}}}`, status: 400, result: "malformed"},
 		{name: "a form instead of JSON", body: "eventType=x", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 415, result: "unsupported_media_type"},
-		{name: "a huge body", body: oktaDelivery(oktaEvent("e1", Suspend, strings.Repeat("x", 300<<10), admin, alice)), status: 413, result: "too_large"},
+		{name: "a huge body", body: hooktest.Delivery(hooktest.Event("e1", Suspend, strings.Repeat("x", 300<<10), admin, alice)), status: 413, result: "too_large"},
 		{name: "another method", method: http.MethodPut, body: good, status: 405, result: "method_not_allowed"},
 	}
 	for _, tt := range tests {
@@ -333,7 +294,7 @@ func TestMisuseIsRefusedAndStartsNothing(t *testing.T) {
 
 func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 	t.Parallel()
-	suspicious := oktaEvent("e-sus", SuspiciousActivity, "User report suspicious activity", alice, alice)
+	suspicious := hooktest.Event("e-sus", SuspiciousActivity, "User report suspicious activity", alice, alice)
 	tests := []struct {
 		name     string
 		policies map[string]Policy
@@ -342,17 +303,17 @@ func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 		counted  string
 	}{
 		{name: "suspend under auto runs at once", policies: map[string]Policy{Suspend: Auto},
-			event: oktaEvent("e-sus1", Suspend, "Suspend Okta user", admin, alice),
+			event: hooktest.Event("e-sus1", Suspend, "Suspend Okta user", admin, alice),
 			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus1",
 				Requester: reset.Actor{Name: "okta event user.lifecycle.suspend by admin@example.com"}, Channel: alertChan, Auto: true},
 			counted: Suspend + " auto"},
 		{name: "suspend under approve waits for a responder", policies: map[string]Policy{Suspend: Approve},
-			event: oktaEvent("e-sus2", Suspend, "Suspend Okta user", admin, alice),
+			event: hooktest.Event("e-sus2", Suspend, "Suspend Okta user", admin, alice),
 			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus2",
 				Requester: reset.Actor{Name: "okta event user.lifecycle.suspend by admin@example.com"}, Channel: alertChan},
 			counted: Suspend + " approve"},
 		{name: "suspend under off does nothing", policies: map[string]Policy{Suspend: Off},
-			event: oktaEvent("e-sus3", Suspend, "Suspend Okta user", admin, alice), counted: Suspend + " off"},
+			event: hooktest.Event("e-sus3", Suspend, "Suspend Okta user", admin, alice), counted: Suspend + " off"},
 		{name: "suspicious activity reported by the user", policies: map[string]Policy{SuspiciousActivity: Approve},
 			event: suspicious,
 			want: &bot.Submission{Who: aliceID, Reason: "User report suspicious activity", Source: "okta-event:e-sus",
@@ -364,30 +325,30 @@ func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 				Requester: reset.Actor{Name: "okta event user.account.report_suspicious_activity_by_enduser by alice@example.com"}, Channel: alertChan, Auto: true},
 			counted: SuspiciousActivity + " auto"},
 		{name: "password reset by an admin", policies: map[string]Policy{PasswordReset: Auto},
-			event: oktaEvent("e-pw1", PasswordReset, "Reset password for Okta user", admin, alice),
+			event: hooktest.Event("e-pw1", PasswordReset, "Reset password for Okta user", admin, alice),
 			want: &bot.Submission{Who: aliceID, Reason: "Reset password for Okta user", Source: "okta-event:e-pw1",
 				Requester: reset.Actor{Name: "okta event user.account.reset_password by admin@example.com"}, Channel: alertChan, Auto: true},
 			counted: PasswordReset + " auto"},
 		{name: "password reset by the user themself is not an alarm", policies: map[string]Policy{PasswordReset: Auto},
-			event: oktaEvent("e-pw2", PasswordReset, "Reset password for Okta user", alice, alice), counted: PasswordReset + " self_service"},
+			event: hooktest.Event("e-pw2", PasswordReset, "Reset password for Okta user", alice, alice), counted: PasswordReset + " self_service"},
 		{name: "an event type resetbot does not act on", policies: map[string]Policy{Suspend: Auto},
-			event: oktaEvent("e-x", "user.session.start", "User login to Okta", alice, alice), counted: "other ignored"},
+			event: hooktest.Event("e-x", "user.session.start", "User login to Okta", alice, alice), counted: "other ignored"},
 		{name: "an event whose policy is not configured", policies: map[string]Policy{Suspend: Auto},
-			event: oktaEvent("e-pw3", PasswordReset, "Reset password for Okta user", admin, alice), counted: "other ignored"},
+			event: hooktest.Event("e-pw3", PasswordReset, "Reset password for Okta user", admin, alice), counted: "other ignored"},
 		{name: "an action Okta reports as failed", policies: map[string]Policy{Suspend: Auto},
-			event:   strings.Replace(oktaEvent("e-f", Suspend, "Suspend Okta user", admin, alice), `"result": "SUCCESS"`, `"result": "FAILURE"`, 1),
+			event:   strings.Replace(hooktest.Event("e-f", Suspend, "Suspend Okta user", admin, alice), `"result": "SUCCESS"`, `"result": "FAILURE"`, 1),
 			counted: Suspend + " okta_failure"},
 		{name: "an event about no user", policies: map[string]Policy{Suspend: Auto},
-			event:   strings.Replace(oktaEvent("e-n", Suspend, "Suspend Okta user", admin, alice), `"type": "User", "alternateId": "alice`, `"type": "AppInstance", "alternateId": "alice`, 1),
+			event:   strings.Replace(hooktest.Event("e-n", Suspend, "Suspend Okta user", admin, alice), `"type": "User", "alternateId": "alice`, `"type": "AppInstance", "alternateId": "alice`, 1),
 			counted: Suspend + " no_target"},
 		{name: "an event without a uuid cannot be deduplicated", policies: map[string]Policy{Suspend: Auto},
-			event: oktaEvent("", Suspend, "Suspend Okta user", admin, alice), counted: Suspend + " malformed"},
+			event: hooktest.Event("", Suspend, "Suspend Okta user", admin, alice), counted: Suspend + " malformed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, func(c *Config) { c.Policies = tt.policies })
-			status, body, _ := r.post(t, oktaDelivery(tt.event), nil)
+			status, body, _ := r.post(t, hooktest.Delivery(tt.event), nil)
 			if status != http.StatusOK || body != "" {
 				t.Fatalf("delivery answered %d %q; want an empty 200", status, body)
 			}
@@ -409,7 +370,7 @@ func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 func TestRedeliveryIsADuplicateNotAnError(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
-	body := oktaDelivery(oktaEvent("e-dup", Suspend, "Suspend Okta user", admin, alice))
+	body := hooktest.Delivery(hooktest.Event("e-dup", Suspend, "Suspend Okta user", admin, alice))
 	for range 2 {
 		if status, _, _ := r.post(t, body, nil); status != http.StatusOK {
 			t.Fatalf("status %d", status)
@@ -431,10 +392,10 @@ func TestRedeliveryIsADuplicateNotAnError(t *testing.T) {
 func TestSeveralEventsInOneDelivery(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
-	status, _, _ := r.post(t, oktaDelivery(
-		oktaEvent("e-a", Suspend, "Suspend Okta user", admin, alice),
-		oktaEvent("e-b", "group.user_membership.add", "Add user to group membership", admin, alice),
-		oktaEvent("e-c", PasswordReset, "Reset password for Okta user", admin, alice),
+	status, _, _ := r.post(t, hooktest.Delivery(
+		hooktest.Event("e-a", Suspend, "Suspend Okta user", admin, alice),
+		hooktest.Event("e-b", "group.user_membership.add", "Add user to group membership", admin, alice),
+		hooktest.Event("e-c", PasswordReset, "Reset password for Okta user", admin, alice),
 	), nil)
 	if status != http.StatusOK {
 		t.Fatalf("status %d", status)
@@ -452,7 +413,7 @@ func TestSeveralEventsInOneDelivery(t *testing.T) {
 func TestCustomHeaderCarriesTheSecret(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(c *Config) { c.Header = "X-Resetbot-Secret" })
-	body := oktaDelivery(oktaEvent("e-h", Suspend, "Suspend Okta user", admin, alice))
+	body := hooktest.Delivery(hooktest.Event("e-h", Suspend, "Suspend Okta user", admin, alice))
 	if status, _, _ := r.post(t, body, nil); status != http.StatusUnauthorized {
 		t.Errorf("the secret in Authorization was accepted (%d) though the hook reads X-Resetbot-Secret", status)
 	}
@@ -467,18 +428,18 @@ func TestFloodIsToldToComeBackLater(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.Workers = 2 })
 	r.sub.block = make(chan struct{})
 	for i := range 2 {
-		body := oktaDelivery(oktaEvent(fmt.Sprintf("e-%d", i), Suspend, "Suspend Okta user", admin, alice))
+		body := hooktest.Delivery(hooktest.Event(fmt.Sprintf("e-%d", i), Suspend, "Suspend Okta user", admin, alice))
 		if status, _, _ := r.post(t, body, nil); status != http.StatusOK {
 			t.Fatalf("delivery %d answered %d", i, status)
 		}
 	}
-	status, _, header := r.post(t, oktaDelivery(oktaEvent("e-flood", Suspend, "Suspend Okta user", admin, alice)), nil)
+	status, _, header := r.post(t, hooktest.Delivery(hooktest.Event("e-flood", Suspend, "Suspend Okta user", admin, alice)), nil)
 	if status != http.StatusTooManyRequests || header.Get("Retry-After") == "" {
 		t.Errorf("a delivery beyond the workers answered %d (Retry-After %q); want 429 with Retry-After", status, header.Get("Retry-After"))
 	}
 	close(r.sub.block)
 	r.obs.waitEvents(t, 2)
-	if status, _, _ := r.post(t, oktaDelivery(oktaEvent("e-after", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-after", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
 		t.Errorf("once the flood drained, a delivery answered %d", status)
 	}
 	r.obs.waitEvents(t, 3)
@@ -491,7 +452,7 @@ func TestCloseFinishesAcceptedWorkAndRefusesNew(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.sub.block = make(chan struct{})
-	if status, _, _ := r.post(t, oktaDelivery(oktaEvent("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
 		t.Fatalf("status %d", status)
 	}
 	closed := make(chan error, 1)
@@ -499,7 +460,7 @@ func TestCloseFinishesAcceptedWorkAndRefusesNew(t *testing.T) {
 	// Close waits for the accepted delivery; a new one is refused meanwhile.
 	deadline := time.After(10 * time.Second)
 	for {
-		status, _, _ := r.post(t, oktaDelivery(oktaEvent("e-2", Suspend, "Suspend Okta user", admin, alice)), nil)
+		status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-2", Suspend, "Suspend Okta user", admin, alice)), nil)
 		if status == http.StatusServiceUnavailable {
 			break
 		}
