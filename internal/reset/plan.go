@@ -21,6 +21,38 @@ type PlanEntry struct {
 	Provider string  `json:"provider"`
 	Account  Account `json:"account"`
 	Detail   string  `json:"detail,omitempty"`
+	// Counts is set in a batch's plan: how many of its people got each answer.
+	Counts map[Account]int `json:"counts,omitempty"`
+}
+
+// MergePlans sums the plans of a batch's people into one line per system: Counts says how
+// many got each answer, Account is the most common answer and Detail the first failed
+// lookup's words, so an approver sees at once that, say, Zoom could not be asked.
+func MergePlans(plans [][]PlanEntry) []PlanEntry {
+	var merged []PlanEntry
+	at := map[string]int{}
+	for _, plan := range plans {
+		for _, p := range plan {
+			i, ok := at[p.Provider]
+			if !ok {
+				i = len(merged)
+				at[p.Provider] = i
+				merged = append(merged, PlanEntry{Provider: p.Provider, Counts: map[Account]int{}})
+			}
+			m := &merged[i]
+			m.Counts[p.Account]++
+			if m.Counts[p.Account] > m.Counts[m.Account] {
+				m.Account = p.Account
+			}
+			if p.Account == LookupFailed && m.Detail == "" {
+				m.Detail = p.Detail
+			}
+			if p.Account == NotConfigured && m.Detail == "" {
+				m.Detail = p.Detail
+			}
+		}
+	}
+	return merged
 }
 
 // Plan asks every configured system at once whether the target has an account there, with the

@@ -58,8 +58,11 @@ func (a Actor) String() string {
 
 // Request is one ask to sign a person out, from the moment it is made until it ends.
 type Request struct {
-	ID        string
-	Target    Target
+	ID string
+	// Target is the person to sign out; for a batch it only names the batch ("40 people").
+	Target Target
+	// Targets are the people of a batch, one request approved once; empty for one person.
+	Targets   []Target
 	Reason    string
 	Requester Actor
 	Approver  Actor
@@ -80,6 +83,9 @@ type Request struct {
 	LeaseOwner string
 	LeaseUntil time.Time
 }
+
+// Batch reports whether r signs out several people at once.
+func (r Request) Batch() bool { return len(r.Targets) > 0 }
 
 // Selection turns the stored provider list into an executor selection.
 func (r Request) Selection() Selection {

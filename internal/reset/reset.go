@@ -12,12 +12,12 @@ import (
 // Target is the person being signed out. Okta is the directory, so the Okta id is the identity;
 // the other systems are asked by email or login, which is how they name the same person.
 type Target struct {
-	OktaID      string
-	Login       string
-	Email       string
-	DisplayName string
+	OktaID      string `json:"okta_id,omitempty"`
+	Login       string `json:"login,omitempty"`
+	Email       string `json:"email,omitempty"`
+	DisplayName string `json:"name,omitempty"`
 	// Status is the Okta lifecycle status (ACTIVE, SUSPENDED, …), shown to approvers.
-	Status string
+	Status string `json:"status,omitempty"`
 }
 
 // String names the target the way a responder reads it in a summary.
@@ -29,8 +29,23 @@ func (t Target) String() string {
 		return t.Email
 	case t.Login != "":
 		return t.Login
+	case t.DisplayName != "":
+		return t.DisplayName
 	default:
 		return t.OktaID
+	}
+}
+
+// Key names the target uniquely within a batch, for its stored outcomes: the Okta id once
+// Okta has been asked, else the login or email as typed.
+func (t Target) Key() string {
+	switch {
+	case t.OktaID != "":
+		return t.OktaID
+	case t.Login != "":
+		return t.Login
+	default:
+		return t.Email
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/resetbot/resetbot/internal/reset"
@@ -14,7 +15,7 @@ import (
 // requestColumns is the column list every request query reads, in scanRequest's order.
 const requestColumns = `id, source, target_okta_id, target_login, target_email, target_name, target_status,
 	reason, requester, approver, channel, message_ts, plan, providers, state,
-	created_at, expires_at, updated_at, lease_owner, lease_until`
+	created_at, expires_at, updated_at, lease_owner, lease_until, targets`
 
 // Create stores a new request. The caller chooses its ID (random and unguessable: it travels
 // in Slack button values). A request whose ID, or whose event Source ("okta-event:<uuid>"), is
@@ -34,16 +35,16 @@ func (s *Store) Create(ctx context.Context, r reset.Request) error {
 	if r.UpdatedAt.IsZero() {
 		r.UpdatedAt = r.CreatedAt
 	}
-	requester, approver, plan, providers, err := encodeRequest(r)
+	enc, err := encodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT DO NOTHING`,
 		r.ID, r.Source, r.Target.OktaID, r.Target.Login, r.Target.Email, r.Target.DisplayName, r.Target.Status,
-		r.Reason, requester, approver, r.Channel, r.MessageTS, plan, providers, string(r.State),
-		s.at(r.CreatedAt), s.at(r.ExpiresAt), s.at(r.UpdatedAt), r.LeaseOwner, s.at(r.LeaseUntil))
+		r.Reason, enc[0], enc[1], r.Channel, r.MessageTS, enc[2], enc[3], string(r.State),
+		s.at(r.CreatedAt), s.at(r.ExpiresAt), s.at(r.UpdatedAt), r.LeaseOwner, s.at(r.LeaseUntil), enc[4])
 	if err != nil {
 		return fmt.Errorf("create request %s for %s: %w", r.ID, r.Target, err)
 	}
@@ -135,14 +136,34 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) ([]reset.Request, 
 // RecordOutcome stores what one system said about a request, replacing what it said before
 // (a retry of the same provider overwrites its earlier outcome).
 func (s *Store) RecordOutcome(ctx context.Context, id string, o reset.Outcome) error {
+	return s.recordOutcome(ctx, id, "", o)
+}
+
+// RecordPersonOutcome stores what one system said about one person of a batch, by the
+// person's Okta id, replacing what it said before.
+func (s *Store) RecordPersonOutcome(ctx context.Context, id, person string, o reset.Outcome) error {
+	if person == "" {
+		return fmt.Errorf("record outcome of request %s: no person named", id)
+	}
+	return s.recordOutcome(ctx, id, person, o)
+}
+
+// recordOutcome writes to outcomes, or to person_outcomes when person is set.
+func (s *Store) recordOutcome(ctx context.Context, id, person string, o reset.Outcome) error {
 	if o.Provider == "" {
 		return fmt.Errorf("record outcome of request %s: no provider named", id)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO outcomes (request_id, provider, status, detail, retryable, attempts, duration_ns)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (request_id, provider) DO UPDATE SET status = excluded.status, detail = excluded.detail,
+	table, key, args := "outcomes", "request_id, provider", []any{id, o.Provider}
+	if person != "" {
+		table, key, args = "person_outcomes", "request_id, person, provider", []any{id, person, o.Provider}
+	}
+	n := len(args)
+	args = append(args, string(o.Status), o.Detail, o.Retryable, o.Attempts, int64(o.Duration))
+	_, err := s.db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, status, detail, retryable, attempts, duration_ns)
+		VALUES (%[3]s)
+		ON CONFLICT (%[2]s) DO UPDATE SET status = excluded.status, detail = excluded.detail,
 			retryable = excluded.retryable, attempts = excluded.attempts, duration_ns = excluded.duration_ns`,
-		id, o.Provider, string(o.Status), o.Detail, o.Retryable, o.Attempts, int64(o.Duration))
+		table, key, placeholders(n+5)), args...)
 	if err != nil {
 		// Requests are never deleted, so the foreign key fails only for an unknown id.
 		if _, getErr := s.Get(ctx, id); errors.Is(getErr, ErrNotFound) {
@@ -153,29 +174,54 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, o reset.Outcome) e
 	return nil
 }
 
+func placeholders(n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return strings.Join(p, ", ")
+}
+
 // Outcomes returns what each system said about a request, by provider name. A request with
 // no outcome yet (or no such request) has none.
 func (s *Store) Outcomes(ctx context.Context, id string) ([]reset.Outcome, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT provider, status, detail, retryable, attempts, duration_ns
-		FROM outcomes WHERE request_id = $1 ORDER BY provider`, id)
+	var got []reset.Outcome
+	err := s.scanOutcomes(ctx, id, `SELECT '', provider, status, detail, retryable, attempts, duration_ns
+		FROM outcomes WHERE request_id = $1 ORDER BY provider`, func(_ string, o reset.Outcome) { got = append(got, o) })
+	return got, err
+}
+
+// PersonOutcomes returns what each system said about each person of a batch, by the person's
+// Okta id; people no system has answered for yet are absent.
+func (s *Store) PersonOutcomes(ctx context.Context, id string) (map[string][]reset.Outcome, error) {
+	got := map[string][]reset.Outcome{}
+	err := s.scanOutcomes(ctx, id, `SELECT person, provider, status, detail, retryable, attempts, duration_ns
+		FROM person_outcomes WHERE request_id = $1 ORDER BY person, provider`, func(person string, o reset.Outcome) {
+		got[person] = append(got[person], o)
+	})
+	return got, err
+}
+
+func (s *Store) scanOutcomes(ctx context.Context, id, query string, each func(person string, o reset.Outcome)) error {
+	rows, err := s.db.QueryContext(ctx, query, id)
 	if err != nil {
-		return nil, fmt.Errorf("list outcomes of request %s: %w", id, err)
+		return fmt.Errorf("list outcomes of request %s: %w", id, err)
 	}
 	defer rows.Close()
-	var got []reset.Outcome
 	for rows.Next() {
 		var o reset.Outcome
+		var person string
 		var duration int64
-		if err := rows.Scan(&o.Provider, &o.Status, &o.Detail, &o.Retryable, &o.Attempts, &duration); err != nil {
-			return nil, fmt.Errorf("list outcomes of request %s: %w", id, err)
+		if err := rows.Scan(&person, &o.Provider, &o.Status, &o.Detail, &o.Retryable, &o.Attempts, &duration); err != nil {
+			return fmt.Errorf("list outcomes of request %s: %w", id, err)
 		}
 		o.Duration = time.Duration(duration)
-		got = append(got, o)
+		each(person, o)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list outcomes of request %s: %w", id, err)
+		return fmt.Errorf("list outcomes of request %s: %w", id, err)
 	}
-	return got, nil
+	return nil
 }
 
 // Finish ends a running request in final (done, partial or failed) and clears its lease. Only
@@ -329,10 +375,10 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (reset.Request, error) {
 	var r reset.Request
-	var requester, approver, plan, providers string
+	var requester, approver, plan, providers, targets string
 	err := row.Scan(&r.ID, &r.Source, &r.Target.OktaID, &r.Target.Login, &r.Target.Email, &r.Target.DisplayName, &r.Target.Status,
 		&r.Reason, &requester, &approver, &r.Channel, &r.MessageTS, &plan, &providers, &r.State,
-		stamp{&r.CreatedAt}, stamp{&r.ExpiresAt}, stamp{&r.UpdatedAt}, &r.LeaseOwner, stamp{&r.LeaseUntil})
+		stamp{&r.CreatedAt}, stamp{&r.ExpiresAt}, stamp{&r.UpdatedAt}, &r.LeaseOwner, stamp{&r.LeaseUntil}, &targets)
 	if err != nil {
 		return reset.Request{}, err
 	}
@@ -345,6 +391,7 @@ func scanRequest(row scanner) (reset.Request, error) {
 		{"approver", approver, &r.Approver},
 		{"plan", plan, &r.Plan},
 		{"providers", providers, &r.Providers},
+		{"targets", targets, &r.Targets},
 	} {
 		if err := json.Unmarshal([]byte(f.raw), f.into); err != nil {
 			return reset.Request{}, fmt.Errorf("decode stored %s of request %s: %w", f.name, r.ID, err)
@@ -353,12 +400,15 @@ func scanRequest(row scanner) (reset.Request, error) {
 	return r, nil
 }
 
-func encodeRequest(r reset.Request) (requester, approver, plan, providers string, err error) {
-	var out [4][]byte
-	for i, v := range []any{r.Requester, r.Approver, r.Plan, r.Providers} {
-		if out[i], err = json.Marshal(v); err != nil {
-			return "", "", "", "", err
+// encodeRequest gives the JSON columns of r: requester, approver, plan, providers, targets.
+func encodeRequest(r reset.Request) ([5]string, error) {
+	var out [5]string
+	for i, v := range []any{r.Requester, r.Approver, r.Plan, r.Providers, r.Targets} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return out, err
 		}
+		out[i] = string(b)
 	}
-	return string(out[0]), string(out[1]), string(out[2]), string(out[3]), nil
+	return out, nil
 }

@@ -42,6 +42,7 @@ func testStore(t *testing.T, db database) {
 		{"approve and cancel refuse requests that are not pending", testRefusals},
 		{"racing expiry sweeps expire each request once", testExpireDueOnce},
 		{"outcomes are kept one per provider", testOutcomes},
+		{"a batch keeps its people and one outcome per person and provider", testBatch},
 		{"leases renew, are lost to a takeover and end at finish", testLeases},
 		{"racing takeovers take each lapsed request once", testTakeOverOnce},
 		{"released leases are taken over at once", testReleaseLeases},
@@ -425,6 +426,54 @@ func testOutcomes(t *testing.T, db database) {
 	}
 	if err := s.RecordOutcome(ctx, "r-missing", failed); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RecordOutcome for a missing request: %v, want ErrNotFound", err)
+	}
+}
+
+func testBatch(t *testing.T, db database) {
+	ctx := context.Background()
+	s := open(t, db(t))
+	batch := pending("b1")
+	batch.Target = reset.Target{DisplayName: "2 people"}
+	batch.Targets = []reset.Target{
+		{OktaID: "00ua", Login: "a@corp.example.com", Email: "a@example.com", DisplayName: "Ann Ash", Status: "ACTIVE"},
+		{OktaID: "00ub", Login: "b@corp.example.com", Email: "b@example.com", DisplayName: "Ben “Bo” Bell", Status: "SUSPENDED"},
+	}
+	single := pending("r1")
+	create(t, s, batch, single)
+	if got := get(t, s, "b1"); !reflect.DeepEqual(got.Targets, batch.Targets) || got.Target.String() != "2 people" || !got.Batch() {
+		t.Errorf("stored batch = %+v (%q), want its two people back", got.Targets, got.Target)
+	}
+	if got := get(t, s, "r1"); got.Batch() || len(got.Targets) != 0 {
+		t.Errorf("a one-person request came back as a batch: %+v", got.Targets)
+	}
+
+	zoomFailed := reset.Outcome{Provider: "zoom", Status: reset.Failed, Detail: "503", Retryable: true, Attempts: 5, Duration: 2 * time.Second}
+	zoomRevoked := reset.Outcome{Provider: "zoom", Status: reset.Revoked, Attempts: 1, Duration: 90 * time.Millisecond}
+	okta := reset.Outcome{Provider: "okta", Status: reset.Revoked, Attempts: 1, Duration: 40 * time.Millisecond}
+	for _, r := range []struct {
+		person string
+		o      reset.Outcome
+	}{{"00ua", zoomFailed}, {"00ua", okta}, {"00ub", zoomFailed}, {"00ua", zoomRevoked}} {
+		if err := s.RecordPersonOutcome(ctx, "b1", r.person, r.o); err != nil {
+			t.Fatalf("RecordPersonOutcome %s %s: %v", r.person, r.o.Provider, err)
+		}
+	}
+	got, err := s.PersonOutcomes(ctx, "b1")
+	if err != nil {
+		t.Fatalf("PersonOutcomes: %v", err)
+	}
+	want := map[string][]reset.Outcome{"00ua": {okta, zoomRevoked}, "00ub": {zoomFailed}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("PersonOutcomes =\n %+v\nwant\n %+v", got, want)
+	}
+	if single, _ := s.Outcomes(ctx, "b1"); len(single) != 0 {
+		t.Errorf("a batch's people leaked into the one-person outcomes: %+v", single)
+	}
+	if err := s.RecordPersonOutcome(ctx, "b-missing", "00ua", okta); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RecordPersonOutcome for a missing request: %v, want ErrNotFound", err)
+	}
+	if err := s.RecordPersonOutcome(ctx, "b1", "", okta); err == nil {
+		t.Error("RecordPersonOutcome with no person was accepted")
 	}
 }
 
