@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -394,7 +395,7 @@ func TestResetJSON(t *testing.T) {
 		{Provider: "zoom", Account: reset.AccountNone},
 		{Provider: "microsoft", Account: reset.AccountFound},
 	}
-	if !slices.Equal(rep.Plan, wantPlan) {
+	if !reflect.DeepEqual(rep.Plan, wantPlan) {
 		t.Errorf("plan = %+v, want %+v", rep.Plan, wantPlan)
 	}
 	var got []string

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/resetbot/resetbot/internal/config"
 	"github.com/resetbot/resetbot/internal/directory"
 	"github.com/resetbot/resetbot/internal/oktaclient"
+	"github.com/resetbot/resetbot/internal/pace"
 	"github.com/resetbot/resetbot/internal/provider/edge"
 	"github.com/resetbot/resetbot/internal/provider/google"
 	"github.com/resetbot/resetbot/internal/provider/microsoft"
@@ -36,6 +38,9 @@ type wiring struct {
 	cfg       config.Config
 	directory *directory.Directory
 	systems   []system
+	// limiter paces every provider call the executor makes and every directory call, so Okta
+	// lookups and Okta resets share one queue under the org's one limit.
+	limiter *pace.Limiter
 }
 
 // configure reads the configuration and checks what a command needs of it.
@@ -60,7 +65,7 @@ func (a *app) wireFor(ctx context.Context, need config.Need) (*wiring, error) {
 // wire builds the directory and every provider from cfg. It makes no network call.
 func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 	httpClient := edge.Client(a.roots)
-	w := &wiring{cfg: cfg}
+	w := &wiring{cfg: cfg, limiter: newLimiter(cfg.Pace)}
 
 	oc := oktaclient.Config{
 		OrgURL:       cfg.Okta.OrgURL,
@@ -68,6 +73,11 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 		ClientID:     cfg.Okta.ClientID,
 		PrivateKeyID: cfg.Okta.PrivateKeyID,
 		HTTPClient:   httpClient,
+		// Both Okta clients below (the directory's and the provider's) report what every
+		// answer says of the org's window to the one limiter pacing them.
+		RateObserver: func(remaining int, resetAt time.Time) {
+			w.limiter.ObserveWindow(directory.Provider, remaining, resetAt)
+		},
 	}
 	if cfg.Okta.PrivateKeyFile != "" {
 		pem, err := os.ReadFile(cfg.Okta.PrivateKeyFile)
@@ -81,7 +91,7 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.directory = directory.New(client)
+		w.directory = directory.New(client, directory.WithLimiter(w.limiter))
 		p, err := okta.New(ctx, okta.Config(oc))
 		if err != nil {
 			return nil, err
@@ -129,11 +139,36 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 	return w, nil
 }
 
+// newLimiter paces each provider at its configured rate. A burst is at most a second's worth
+// and at most the requests allowed in flight, so a responder's handful of calls goes at once.
+func newLimiter(p config.Pace) *pace.Limiter {
+	paceOf := func(rate float64) pace.Config {
+		return pace.Config{Rate: rate, Burst: max(1, min(p.Concurrency, int(rate))), Concurrency: p.Concurrency}
+	}
+	opts := make([]pace.Option, 0, len(p.Rates))
+	for name, rate := range p.Rates {
+		opts = append(opts, pace.WithProvider(name, paceOf(rate)))
+	}
+	return pace.New(paceOf(p.Rates["okta"]), opts...)
+}
+
+// paceLine says how fast each configured system is asked: "requests/s at most: okta 10, …".
+func (w *wiring) paceLine() string {
+	var parts []string
+	for _, s := range w.systems {
+		if s.provider != nil {
+			parts = append(parts, fmt.Sprintf("%s %g", s.name, w.cfg.Pace.Rates[s.name]))
+		}
+	}
+	return "requests/s at most: " + strings.Join(parts, ", ")
+}
+
 func (w *wiring) add(name string, p checkedProvider, skip string) {
 	w.systems = append(w.systems, system{name: name, provider: p, skip: skip})
 }
 
-// executor runs the configured systems; unconfigured ones are reported as skipped.
+// executor runs the configured systems; unconfigured ones are reported as skipped. Every
+// attempt is paced by the wiring's limiter unless opts bring their own (`reset --file`).
 func (w *wiring) executor(log *slog.Logger, opts ...reset.Option) *reset.Executor {
 	var providers []reset.Provider
 	for _, s := range w.systems {
@@ -141,7 +176,7 @@ func (w *wiring) executor(log *slog.Logger, opts ...reset.Option) *reset.Executo
 			providers = append(providers, s.provider)
 		}
 	}
-	opts = append([]reset.Option{reset.WithLogger(log), reset.WithDeadline(45 * time.Second)}, opts...)
+	opts = append([]reset.Option{reset.WithLogger(log), reset.WithDeadline(45 * time.Second), reset.WithLimiter(w.limiter)}, opts...)
 	for _, s := range w.systems {
 		if s.provider == nil {
 			opts = append(opts, reset.WithSkipped(s.name, s.skip))

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -32,7 +33,44 @@ type Config struct {
 	// AlertChannel receives the cards of resets that Okta events start.
 	AlertChannel string
 	OktaHook     OktaHook
+	Pace         Pace
 }
+
+// Pace is how hard resetbot may press each provider. A rate is where a provider starts and
+// the most it gets: 429s lower it for a while, and Okta's announced window can hold it lower.
+type Pace struct {
+	// Rates holds requests per second by provider name: okta, google, zoom, microsoft.
+	Rates map[string]float64
+	// Concurrency bounds each provider's requests in flight.
+	Concurrency int
+}
+
+// defaultRates start each provider well inside its published limit, since other integrations
+// share every one of these limits:
+//
+//   - okta 10/s: the users endpoints allow 600 requests a minute in many orgs
+//     (developer.okta.com/docs/reference/rl-global-mgmt); Okta's X-Rate-Limit-* headers then
+//     keep resetbot within what the org really has left;
+//   - google 20/s: the Admin SDK Directory API allows 2,400 queries a minute per user per Cloud
+//     project by default, 40/s (developers.google.com/workspace/admin/directory/v1/limits);
+//   - zoom 10/s: Zoom's limits are per account, shared by every app on it; user APIs are Light
+//     or Medium, 30/s or 20/s on Pro accounts, more on Business and up
+//     (developers.zoom.us/docs/api/rate-limits);
+//   - microsoft 15/s: Microsoft Graph allows an app 3,000 writes per 150 s in a tenant, 20/s,
+//     and 3,500 resource units per 10 s in the smallest tenants (learn.microsoft.com/graph/throttling-limits).
+var defaultRates = []struct {
+	provider, key string
+	rate          float64
+}{
+	{"okta", "RESETBOT_RATE_OKTA", 10},
+	{"google", "RESETBOT_RATE_GOOGLE", 20},
+	{"zoom", "RESETBOT_RATE_ZOOM", 10},
+	{"microsoft", "RESETBOT_RATE_MICROSOFT", 15},
+}
+
+// defaultConcurrency bounds requests in flight per provider, far under Okta's 75 concurrent
+// requests per org.
+const defaultConcurrency = 8
 
 // EventPolicy says what an Okta event does: reset at once, post a card awaiting approval, or
 // nothing.
@@ -187,6 +225,7 @@ func Load(env Getenv) (Config, error) {
 		}
 	}
 	c.OktaHook = c.loadOktaHook(&r)
+	c.Pace = loadPace(&r)
 	return c, r.err()
 }
 
@@ -307,6 +346,15 @@ func (c Config) loadOktaHook(r *reader) OktaHook {
 	return h
 }
 
+// loadPace reads each provider's starting rate and the bound on requests in flight.
+func loadPace(r *reader) Pace {
+	p := Pace{Rates: map[string]float64{}, Concurrency: r.count("RESETBOT_CONCURRENCY", defaultConcurrency)}
+	for _, d := range defaultRates {
+		p.Rates[d.provider] = r.rate(d.key, d.rate)
+	}
+	return p
+}
+
 // policies names the events that are on, for error messages.
 func (h OktaHook) policies() string {
 	var on []string
@@ -406,6 +454,32 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (r *reader) rate(key string, def float64) float64 {
+	v := r.str(key)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		r.fail("%s must be a positive number of requests per second such as 10 or 0.5, not %q", key, v)
+		return def
+	}
+	return f
+}
+
+func (r *reader) count(key string, def int) int {
+	v := r.str(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		r.fail("%s must be a whole number of at least 1 such as %d, not %q", key, def, v)
+		return def
+	}
+	return n
 }
 
 // token checks presence and shape without ever echoing the value.

@@ -47,6 +47,17 @@ func TestLoadRejectsHalfConfiguredSystemsNamingTheVariable(t *testing.T) {
 		{name: "bad bool", env: map[string]string{"RESETBOT_REQUIRE_PEER_APPROVAL": "yes please"}, wantErr: []string{"RESETBOT_REQUIRE_PEER_APPROVAL must be true or false"}},
 		{name: "every problem at once", env: map[string]string{"ZOOM_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"},
 			wantErr: []string{"ZOOM_ACCOUNT_ID", "AZURE_CLIENT_ID"}},
+		{name: "a rate of zero", env: map[string]string{"RESETBOT_RATE_OKTA": "0"},
+			wantErr: []string{`RESETBOT_RATE_OKTA must be a positive number of requests per second such as 10 or 0.5, not "0"`}},
+		{name: "a negative rate", env: map[string]string{"RESETBOT_RATE_GOOGLE": "-5"}, wantErr: []string{"RESETBOT_RATE_GOOGLE must be a positive number"}},
+		{name: "a rate with a unit", env: map[string]string{"RESETBOT_RATE_ZOOM": "10/s"}, wantErr: []string{"RESETBOT_RATE_ZOOM must be a positive number"}},
+		{name: "an infinite rate", env: map[string]string{"RESETBOT_RATE_MICROSOFT": "Inf"}, wantErr: []string{"RESETBOT_RATE_MICROSOFT must be a positive number"}},
+		{name: "a rate that is not a number", env: map[string]string{"RESETBOT_RATE_OKTA": "NaN"}, wantErr: []string{"RESETBOT_RATE_OKTA must be a positive number"}},
+		{name: "no request in flight", env: map[string]string{"RESETBOT_CONCURRENCY": "0"},
+			wantErr: []string{`RESETBOT_CONCURRENCY must be a whole number of at least 1 such as 8, not "0"`}},
+		{name: "half a request in flight", env: map[string]string{"RESETBOT_CONCURRENCY": "1.5"}, wantErr: []string{"RESETBOT_CONCURRENCY must be a whole number"}},
+		{name: "every bad pace named", env: map[string]string{"RESETBOT_RATE_ZOOM": "fast", "RESETBOT_CONCURRENCY": "many"},
+			wantErr: []string{"RESETBOT_RATE_ZOOM", "RESETBOT_CONCURRENCY"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +192,40 @@ func TestOktaHookPolicies(t *testing.T) {
 			}
 			if h.Header != "Authorization" {
 				t.Errorf("header = %q; want the default Authorization", h.Header)
+			}
+		})
+	}
+}
+
+func TestPace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name            string
+		env             map[string]string
+		wantRates       map[string]float64
+		wantConcurrency int
+	}{
+		{name: "defaults inside each provider's published limit", env: map[string]string{},
+			wantRates:       map[string]float64{"okta": 10, "google": 20, "zoom": 10, "microsoft": 15},
+			wantConcurrency: 8},
+		{name: "each rate and the concurrency set apart",
+			env: map[string]string{"RESETBOT_RATE_OKTA": "25", "RESETBOT_RATE_GOOGLE": " 0.5 ", "RESETBOT_RATE_ZOOM": "1e1",
+				"RESETBOT_RATE_MICROSOFT": "40", "RESETBOT_CONCURRENCY": "3"},
+			wantRates:       map[string]float64{"okta": 25, "google": 0.5, "zoom": 10, "microsoft": 40},
+			wantConcurrency: 3},
+		{name: "one rate set leaves the others at their defaults", env: map[string]string{"RESETBOT_RATE_ZOOM": "2"},
+			wantRates:       map[string]float64{"okta": 10, "google": 20, "zoom": 2, "microsoft": 15},
+			wantConcurrency: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(envOf(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(c.Pace.Rates, tt.wantRates) || c.Pace.Concurrency != tt.wantConcurrency {
+				t.Errorf("pace = %v, %d in flight; want %v, %d", c.Pace.Rates, c.Pace.Concurrency, tt.wantRates, tt.wantConcurrency)
 			}
 		})
 	}

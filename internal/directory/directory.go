@@ -3,6 +3,10 @@
 // groups, which decide who may request and approve. Every answer is read live from Okta: the
 // client must come from oktaclient, whose SDK cache is off, so someone just removed from a
 // group loses their say at once.
+//
+// Okta counts the directory's calls against the same per-org limits as the Okta provider's,
+// so given a Limiter the directory paces every call it makes as provider "okta", in the same
+// queue as the resets.
 package directory
 
 import (
@@ -35,13 +39,45 @@ const maxName = 320
 // a request forever (200 groups a page: 200 000 groups).
 const maxGroupPages = 1000
 
+// Provider is the name the directory's calls are paced under: Okta's limits are the org's,
+// shared with the Okta provider.
+const Provider = "okta"
+
+// maxRateLimited bounds how often one call is asked again after Okta answered 429.
+const maxRateLimited = 3
+
 // Directory finds people and their groups in one Okta org. It is safe for concurrent use.
 type Directory struct {
-	users *okta.UserResource
+	users   *okta.UserResource
+	groups  *okta.GroupResource
+	limiter Limiter
 }
 
+// Limiter paces the directory's Okta calls (package pace implements it). Wait is called
+// before every call and returns an error only when ctx ends first; every nil Wait is followed
+// by exactly one Done with the call's classified error, a 429 included, so the limiter can
+// pause the queue for as long as Okta asked.
+type Limiter interface {
+	Wait(ctx context.Context, provider string) error
+	Done(provider string, err error)
+}
+
+// Option configures a Directory.
+type Option func(*Directory)
+
+// WithLimiter sends every Okta call through l under provider "okta". A call Okta answers with
+// 429 is then asked again once l lets it through (up to three times in all), since the limiter
+// has paused the queue for as long as Okta asked: a responder waits instead of failing.
+func WithLimiter(l Limiter) Option { return func(d *Directory) { d.limiter = l } }
+
 // New uses c, which must be built by oktaclient.New (cache off, no SDK retries).
-func New(c *okta.Client) *Directory { return &Directory{users: c.User} }
+func New(c *okta.Client, opts ...Option) *Directory {
+	d := &Directory{users: c.User, groups: c.Group}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
 
 // Find resolves who: an Okta user id (00u…), an Okta login, or an email. It reads the user by
 // id or login first; an email that is nobody's login is then looked for as profile.email,
@@ -84,38 +120,71 @@ func (d *Directory) Groups(ctx context.Context, oktaUserID string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	what := "list okta groups of " + quote(id)
-	groups, resp, err := d.users.ListUserGroups(ctx, url.PathEscape(id))
 	var names []string
+	err = allPages(ctx, d, "list okta groups of "+quote(id), func() ([]*okta.Group, *okta.Response, error) {
+		return d.users.ListUserGroups(ctx, url.PathEscape(id))
+	}, func(g *okta.Group) {
+		names = append(names, g.Id)
+		if g.Profile != nil && g.Profile.Name != "" {
+			names = append(names, g.Profile.Name)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// allPages makes the first request, then follows Okta's next links to the end, calling each
+// for every item; every page is one paced call.
+func allPages[T any](ctx context.Context, d *Directory, what string, first func() ([]*T, *okta.Response, error), each func(*T)) error {
+	var (
+		items []*T
+		resp  *okta.Response
+	)
+	err := d.call(ctx, what, func() (*okta.Response, error) {
+		var err error
+		items, resp, err = first()
+		return resp, err
+	})
 	for page := 1; ; page++ {
 		if err != nil {
-			return nil, classify(what, resp, err)
+			return err
 		}
-		for _, g := range groups {
-			if g == nil {
-				continue
-			}
-			names = append(names, g.Id)
-			if g.Profile != nil && g.Profile.Name != "" {
-				names = append(names, g.Profile.Name)
+		for _, it := range items {
+			if it != nil {
+				each(it)
 			}
 		}
 		if resp == nil || !resp.HasNextPage() {
-			return names, nil
+			return nil
 		}
 		if page >= maxGroupPages {
-			return nil, reset.PermanentError(0, fmt.Errorf("%s: Okta kept paginating past %d pages", what, maxGroupPages))
+			return reset.PermanentError(0, fmt.Errorf("%s: Okta kept paginating past %d pages", what, maxGroupPages))
 		}
-		groups = nil
-		resp, err = resp.Next(ctx, &groups)
+		prev := resp
+		err = d.call(ctx, what, func() (*okta.Response, error) {
+			items = nil
+			var err error
+			resp, err = prev.Next(ctx, &items)
+			return resp, err
+		})
 	}
 }
 
 // get reads a user by id or login.
 func (d *Directory) get(ctx context.Context, key string) (reset.Target, error) {
-	u, resp, err := d.users.GetUser(ctx, url.PathEscape(key))
+	var u *okta.User
+	err := d.call(ctx, "find okta user "+quote(key), func() (*okta.Response, error) {
+		var (
+			resp *okta.Response
+			err  error
+		)
+		u, resp, err = d.users.GetUser(ctx, url.PathEscape(key))
+		return resp, err
+	})
 	if err != nil {
-		return reset.Target{}, classify("find okta user "+quote(key), resp, err)
+		return reset.Target{}, err
 	}
 	return target(u), nil
 }
@@ -135,12 +204,20 @@ func (d *Directory) searchEmail(ctx context.Context, email string) (reset.Target
 // listOne lists the users matching expr and expects exactly one.
 func (d *Directory) listOne(ctx context.Context, email string, expr query.ParamOptions) (reset.Target, error) {
 	what := "find okta user with email " + quote(email)
-	users, resp, err := d.users.ListUsers(ctx, query.NewQueryParams(
-		expr,
-		query.WithLimit(2), // two are enough to know it is not one
-	))
+	var (
+		users []*okta.User
+		resp  *okta.Response
+	)
+	err := d.call(ctx, what, func() (*okta.Response, error) {
+		var err error
+		users, resp, err = d.users.ListUsers(ctx, query.NewQueryParams(
+			expr,
+			query.WithLimit(2), // two are enough to know it is not one
+		))
+		return resp, err
+	})
 	if err != nil {
-		return reset.Target{}, classify(what, resp, err)
+		return reset.Target{}, err
 	}
 	switch len(users) {
 	case 0:
@@ -163,6 +240,26 @@ func moreSuffix(resp *okta.Response) string {
 		return ", …"
 	}
 	return ""
+}
+
+// call makes one Okta request, paced by the limiter when there is one, and returns its error
+// classified. With a limiter, a 429 is asked again once the limiter has waited it out.
+func (d *Directory) call(ctx context.Context, what string, request func() (*okta.Response, error)) error {
+	if d.limiter == nil {
+		resp, err := request()
+		return classify(what, resp, err)
+	}
+	for n := 1; ; n++ {
+		if err := d.limiter.Wait(ctx, Provider); err != nil {
+			return fmt.Errorf("%s: waiting for Okta's rate limit: %w", what, err)
+		}
+		resp, err := request()
+		err = classify(what, resp, err)
+		d.limiter.Done(Provider, err)
+		if _, _, reason := reset.Classify(err); err == nil || reason != "rate_limited" || n >= maxRateLimited {
+			return err
+		}
+	}
 }
 
 // classify reads an Okta failure as oktaclient does for the provider, and marks "no such

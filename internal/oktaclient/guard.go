@@ -43,8 +43,12 @@ const tokenMargin = 5 * time.Minute
 //     bounds requests that cannot be cancelled, moves the token request's parameters into the
 //     form body where OAuth puts them, turns a token refusal into an *APIError, and lowers
 //     the expires_in the SDK caches the token for by tokenMargin.
+//
+// It is also where every Okta answer passes, so it reports each answer's rate-limit window to
+// observe (Config.RateObserver) before anything else happens to the answer.
 type guard struct {
-	next http.RoundTripper
+	next    http.RoundTripper
+	observe func(remaining int, resetAt time.Time)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -80,6 +84,7 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	g.report(resp.Header)
 	if resp.StatusCode == http.StatusTooManyRequests || token && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		apiErr := readAPIError(resp, token)
 		done()
@@ -94,6 +99,21 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	}
 	return resp, nil
+}
+
+// report passes an answer's X-Rate-Limit-Remaining and X-Rate-Limit-Reset (epoch seconds) to
+// observe. A missing or unreadable header says nothing, and nothing is reported: a guessed
+// window would pace Okta calls by a number Okta never sent.
+func (g *guard) report(h http.Header) {
+	if g.observe == nil {
+		return
+	}
+	remaining, err1 := strconv.Atoi(strings.TrimSpace(h.Get("X-Rate-Limit-Remaining")))
+	reset, err2 := strconv.ParseInt(strings.TrimSpace(h.Get("X-Rate-Limit-Reset")), 10, 64)
+	if err1 != nil || err2 != nil || remaining < 0 || reset <= 0 {
+		return
+	}
+	g.observe(remaining, time.Unix(reset, 0))
 }
 
 // shortenLifetime reads a token answer and lowers its expires_in by tokenMargin, so the SDK's

@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
 
@@ -79,5 +81,62 @@ func TestLifetime(t *testing.T) {
 		if got := lifetime(seconds); got != want {
 			t.Errorf("lifetime(%d) = %d, want %d", seconds, got, want)
 		}
+	}
+}
+
+// answer is a transport that answers every request with its header.
+type answer http.Header
+
+func (a answer) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header(a).Clone(), Body: http.NoBody, Request: r}, nil
+}
+
+func TestGuardReportsOnlyWindowsOktaSent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		remaining []string // X-Rate-Limit-Remaining, absent when nil
+		reset     []string // X-Rate-Limit-Reset, absent when nil
+		want      bool
+	}{
+		{name: "both headers", remaining: []string{"17"}, reset: []string{"1795000000"}, want: true},
+		{name: "none left is reported", remaining: []string{"0"}, reset: []string{"1795000000"}, want: true},
+		{name: "no remaining", reset: []string{"1795000000"}},
+		{name: "no reset", remaining: []string{"17"}},
+		{name: "remaining is not a number", remaining: []string{"plenty"}, reset: []string{"1795000000"}},
+		{name: "remaining below zero", remaining: []string{"-1"}, reset: []string{"1795000000"}},
+		{name: "reset as a date", remaining: []string{"17"}, reset: []string{"Sun, 29 Nov 2026 09:01:00 GMT"}},
+		{name: "reset of zero", remaining: []string{"17"}, reset: []string{"0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			if tt.remaining != nil {
+				h["X-Rate-Limit-Remaining"] = tt.remaining
+			}
+			if tt.reset != nil {
+				h["X-Rate-Limit-Reset"] = tt.reset
+			}
+			var heard []string
+			g := &guard{next: answer(h), observe: func(remaining int, resetAt time.Time) {
+				heard = append(heard, fmt.Sprintf("%d until %d", remaining, resetAt.Unix()))
+			}}
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://example.okta.com/api/v1/users/00u1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := g.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			switch {
+			case tt.want && (len(heard) != 1 || heard[0] != tt.remaining[0]+" until "+tt.reset[0]):
+				t.Errorf("observer heard %v, want %s until %s", heard, tt.remaining[0], tt.reset[0])
+			case !tt.want && len(heard) != 0:
+				t.Errorf("observer heard %v from an answer without a readable window", heard)
+			}
+		})
 	}
 }

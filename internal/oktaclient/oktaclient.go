@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
 
@@ -56,6 +57,13 @@ type Config struct {
 	// HTTPClient carries every call, token requests included; nil means edge.Client(nil). It
 	// is not modified: New wraps a copy.
 	HTTPClient *http.Client
+	// RateObserver, when set, hears what every Okta answer (errors and 429s included) says of
+	// the rate-limit window it was counted in: remaining more requests until resetAt. Okta's
+	// limits are per org, shared with every other integration, so this is how a limiter learns
+	// the room really left (pace.Limiter.ObserveWindow). Answers without both headers, or with
+	// unreadable ones, are not reported. It is called on the request's goroutine before the
+	// SDK reads the answer, so it must be quick and must not block.
+	RateObserver func(remaining int, resetAt time.Time)
 }
 
 // DefaultScopes are the scopes a service app asks for when Config.Scopes is empty.
@@ -76,7 +84,7 @@ func New(ctx context.Context, cfg Config) (*okta.Client, error) {
 		hc = edge.Client(nil)
 	}
 	guarded := *hc
-	guarded.Transport = &guard{next: hc.Transport}
+	guarded.Transport = &guard{next: hc.Transport, observe: cfg.RateObserver}
 
 	// Every setter below overwrites a field NewClient may already have filled from a file or
 	// the environment; keep the list complete when upgrading the SDK (see config.go there).

@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -457,3 +459,56 @@ func TestNotFoundFromSomethingElseIsNotNoAccount(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// window is one report to Config.RateObserver.
+type window struct {
+	remaining int
+	resetAt   time.Time
+}
+
+// TestRateObserverHearsEveryAnswer makes calls through the SDK that Okta answers with a
+// success, a 404, a 429 and a token, and shows each answer's window reaches the observer.
+func TestRateObserverHearsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 29, 9, 0, 0, 400e6, time.UTC)
+	second, minute := time.Date(2026, 11, 29, 9, 0, 1, 0, time.UTC), time.Date(2026, 11, 29, 9, 1, 0, 0, time.UTC)
+	for _, mode := range []string{"ssws", "service app"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			srv, key, alice := org(t)
+			srv.SetClock(func() time.Time { return t0 })
+			srv.SetRateLimit("lookup", 3)
+			var (
+				mu   sync.Mutex
+				seen []window
+			)
+			cfg := sswsConfig(srv)
+			if mode == "service app" {
+				cfg = appConfig(srv, key)
+			}
+			cfg.RateObserver = func(remaining int, resetAt time.Time) {
+				mu.Lock()
+				defer mu.Unlock()
+				seen = append(seen, window{remaining, resetAt.UTC()})
+			}
+			client, err := oktaclient.New(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{alice.ID, "00unobody0000000000", alice.ID, alice.ID} {
+				_, _, _ = client.User.GetUser(t.Context(), id)
+			}
+			// A 429 and a 404 reach the caller as errors, but their windows were heard first.
+			want := []window{{2, second}, {1, second}, {0, second}, {0, second}}
+			if mode == "service app" {
+				// The token endpoint is its own bucket, a minute of 600 by default.
+				want = append([]window{{599, minute}}, want...)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(seen, want) {
+				t.Errorf("observer heard %v, want %v", seen, want)
+			}
+		})
+	}
+}

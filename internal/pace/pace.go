@@ -1,8 +1,10 @@
-// Package pace keeps resetbot under each provider's rate limit during a batch. Every provider
-// gets its own token bucket and its own bound on requests in flight, and the bucket listens to
-// the provider: a 429 pauses that provider's whole queue for as long as it asked and lowers the
-// rate, and a run of successes raises it again towards the configured rate. A limit hit is then
-// a short wait, never a failure, and one slow provider never holds the others back.
+// Package pace keeps resetbot under each provider's rate limit. Every provider gets its own
+// token bucket and its own bound on requests in flight, and the bucket listens to the provider:
+// a 429 pauses that provider's whole queue for as long as it asked and lowers the rate, and a
+// run of successes raises it again towards the configured rate. A provider that announces its
+// window (Okta's X-Rate-Limit-Remaining and X-Rate-Limit-Reset) is also kept within it before
+// any 429, which matters because other clients of the same org spend the same limit. A limit
+// hit is then a short wait, never a failure, and one slow provider never holds the others back.
 package pace
 
 import (
@@ -30,6 +32,9 @@ type Config struct {
 	RecoverAfter int
 	// Pause is how long a 429 that named no wait stops the queue; 0 means one second.
 	Pause time.Duration
+	// Reserve is how many requests of every announced window are left to the provider's other
+	// clients (other integrations share an Okta org's limit); 0 means 2.
+	Reserve int
 }
 
 func (c Config) withDefaults() Config {
@@ -53,6 +58,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Pause <= 0 {
 		c.Pause = time.Second
+	}
+	if c.Reserve < 1 {
+		c.Reserve = 2
 	}
 	return c
 }
@@ -119,7 +127,36 @@ type bucket struct {
 	last      time.Time
 	pausedTo  time.Time
 	successes int
+	window    window
 	slots     chan struct{}
+}
+
+// window is what the provider last announced of its own rate-limit window: how many more
+// requests this limiter may start before end, the reserve and the requests already in flight
+// taken off. A zero end means no window is known, and the configured pace alone applies.
+type window struct {
+	left float64
+	end  time.Time
+}
+
+// expire forgets a window that has ended: the provider's count has started again.
+func (b *bucket) expire(now time.Time) {
+	if !b.window.end.IsZero() && !now.Before(b.window.end) {
+		b.window = window{}
+	}
+}
+
+// pace is the rate requests may start at now: the bucket's own rate, or less when an announced
+// window would otherwise run dry before it ends. It reports whether the window is what limits.
+func (b *bucket) pace(now time.Time) (float64, bool) {
+	if b.window.end.IsZero() {
+		return b.rate, false
+	}
+	spread := b.window.left / b.window.end.Sub(now).Seconds()
+	if spread < b.rate {
+		return spread, true
+	}
+	return b.rate, false
 }
 
 func (l *Limiter) bucket(provider string) *bucket {
@@ -161,7 +198,7 @@ func (l *Limiter) Wait(ctx context.Context, provider string) error {
 }
 
 // take spends a token when one is there and returns 0, or returns how long to wait before
-// asking again (the rest of a pause, or until the next token).
+// asking again (the rest of a pause or of a spent window, or until the next token).
 func (l *Limiter) take(b *bucket) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -169,15 +206,67 @@ func (l *Limiter) take(b *bucket) time.Duration {
 	if now.Before(b.pausedTo) {
 		return b.pausedTo.Sub(now)
 	}
-	if el := now.Sub(b.last); el > 0 {
-		b.tokens = min(float64(b.cfg.Burst), b.tokens+el.Seconds()*b.rate)
+	b.expire(now)
+	if !b.window.end.IsZero() && b.window.left < 1 {
+		return b.window.end.Sub(now)
 	}
+	rate, spread := b.pace(now)
+	burst := float64(b.cfg.Burst)
+	if spread {
+		// A burst is what the bucket saved while idle; under a window it is at most a second's
+		// worth of the spread pace, so the window's requests stay spread over it.
+		burst = min(burst, max(1, rate))
+	}
+	if el := now.Sub(b.last); el > 0 {
+		b.tokens = b.tokens + el.Seconds()*rate
+	}
+	b.tokens = min(burst, b.tokens)
 	b.last = now
 	if b.tokens >= 1-1e-9 { // a token computed from a rounded wait may fall short by a hair
 		b.tokens = max(b.tokens-1, 0)
+		if !b.window.end.IsZero() {
+			b.window.left--
+		}
 		return 0
 	}
-	return time.Duration(math.Ceil((1 - b.tokens) / b.rate * float64(time.Second)))
+	d := time.Duration(math.Ceil((1 - b.tokens) / rate * float64(time.Second)))
+	if !b.window.end.IsZero() {
+		d = min(d, b.window.end.Sub(now)) // when the window ends the configured pace is back
+	}
+	return d
+}
+
+// ObserveWindow takes in what the provider said of its rate-limit window in an answer: only
+// remaining more requests are allowed until resetAt (Okta's X-Rate-Limit-Remaining and
+// X-Rate-Limit-Reset, which every Okta answer carries). Until resetAt the provider's requests
+// are spread so that the window lasts, never faster than the configured pace, keeping
+// Config.Reserve for the provider's other clients; when nothing is left beyond the reserve, its
+// queue pauses until resetAt. From resetAt the configured pace applies again.
+//
+// Requests in flight other than the one answered may not have been counted yet, so they are
+// taken off too. Answers arrive out of order, so of two reports on the same window the lower
+// count wins; a provider counting several windows at once (Okta keeps one per endpoint) is
+// held to the tighter one. A window that has already ended says nothing and is ignored. It is
+// cheap and never blocks: transports call it on every answer.
+func (l *Limiter) ObserveWindow(provider string, remaining int, resetAt time.Time) {
+	b := l.bucket(provider)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	if !resetAt.After(now) {
+		return
+	}
+	b.expire(now)
+	others := max(len(b.slots)-1, 0)
+	left := float64(max(remaining-b.cfg.Reserve-others, 0))
+	switch {
+	case b.window.end.IsZero():
+	case b.window.end.Equal(resetAt):
+		left = min(left, b.window.left)
+	case b.window.left/b.window.end.Sub(now).Seconds() <= left/resetAt.Sub(now).Seconds():
+		return // the window already known allows less
+	}
+	b.window = window{left: left, end: resetAt}
 }
 
 // Done reports how the request Wait let through ended. A rate-limit answer pauses the
@@ -215,10 +304,15 @@ func (l *Limiter) Done(provider string, err error) {
 	b.last = b.pausedTo
 }
 
-// Rate is provider's current rate in requests per second, for progress and benchmarks.
+// Rate is provider's current pace in requests per second, for progress and benchmarks: the
+// configured rate as lowered by 429s, or less while an announced window asks for less (0 when
+// that window is spent).
 func (l *Limiter) Rate(provider string) float64 {
 	b := l.bucket(provider)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return b.rate
+	now := l.clock.Now()
+	b.expire(now)
+	rate, _ := b.pace(now)
+	return rate
 }

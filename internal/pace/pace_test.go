@@ -184,3 +184,123 @@ func TestWaitEndsWithContext(t *testing.T) {
 		t.Errorf("waited %v, want the minute the provider asked for", got)
 	}
 }
+
+func TestAnnouncedWindowKeepsThePace(t *testing.T) {
+	t.Parallel()
+	type observe struct {
+		remaining int
+		resetIn   time.Duration
+	}
+	tests := []struct {
+		name     string
+		inFlight int       // requests let through and not yet done when the windows are announced
+		windows  []observe // announced in order, before the request that is timed
+		// wantWait is how long the next request waits once the in-flight ones are done.
+		wantWait time.Duration
+	}{
+		{name: "nothing left pauses the queue until the window resets",
+			windows: []observe{{0, 7 * time.Second}}, wantWait: 7 * time.Second},
+		{name: "what is left within the reserve is not spent",
+			windows: []observe{{2, 4 * time.Second}}, wantWait: 4 * time.Second},
+		{name: "requests in flight are counted against what is left",
+			// 5 left: 2 kept in reserve, 2 for the others in flight, 1 to start at once.
+			inFlight: 3, windows: []observe{{5, 5 * time.Second}}, wantWait: 5 * time.Second},
+		{name: "an older answer with more left does not lift the pause",
+			windows: []observe{{0, 5 * time.Second}, {50, 5 * time.Second}}, wantWait: 5 * time.Second},
+		{name: "of two windows the tighter governs",
+			windows: []observe{{500, time.Minute}, {0, 3 * time.Second}, {400, time.Minute}}, wantWait: 3 * time.Second},
+		{name: "a window that has already ended is ignored",
+			windows: []observe{{0, -time.Second}}, wantWait: 0},
+		{name: "plenty left does not slow the configured pace",
+			windows: []observe{{600, time.Minute}}, wantWait: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			l := pace.New(pace.Config{Rate: 1000, Burst: 10, Concurrency: 10}, pace.WithClock(c))
+			ctx := context.Background()
+			for range tt.inFlight {
+				if err := l.Wait(ctx, "okta"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := c.Now()
+			for _, w := range tt.windows {
+				l.ObserveWindow("okta", w.remaining, start.Add(w.resetIn))
+			}
+			for range tt.inFlight {
+				l.Done("okta", nil)
+			}
+			if tt.inFlight > 0 {
+				// The answer that announced the window was one of them: what it left is
+				// remaining less the reserve (2) less the others in flight, here one request.
+				if err := l.Wait(ctx, "okta"); err != nil {
+					t.Fatal(err)
+				}
+				l.Done("okta", nil)
+			}
+			before := c.total()
+			if err := l.Wait(ctx, "okta"); err != nil {
+				t.Fatal(err)
+			}
+			l.Done("okta", nil)
+			if got := c.total() - before; (got - tt.wantWait).Abs() > time.Millisecond {
+				t.Errorf("the next request waited %v, want %v (waits %v)", got, tt.wantWait, c.slept)
+			}
+			if got := l.Rate("zoom"); got != 1000 {
+				t.Errorf("zoom's rate %.1f/s, want 1000/s: okta's window is not zoom's", got)
+			}
+		})
+	}
+}
+
+// TestWindowIsSpreadUntilItResets announces 12 requests left for 5 s to a limiter configured
+// far faster, and shows no more than 10 (12 less the reserve) start before the reset, that they
+// are spread over the window rather than spent at once, and that the configured pace is back
+// after it.
+func TestWindowIsSpreadUntilItResets(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	l := pace.New(pace.Config{Rate: 100, Burst: 5}, pace.WithClock(c))
+	ctx := context.Background()
+	resetAt := c.Now().Add(5 * time.Second)
+	l.ObserveWindow("okta", 12, resetAt)
+	if got := l.Rate("okta"); got < 1.99 || got > 2.01 {
+		t.Errorf("rate after the announcement %.2f/s, want 2/s (10 requests over 5 s)", got)
+	}
+	var starts []time.Time
+	for c.Now().Before(resetAt) {
+		if err := l.Wait(ctx, "okta"); err != nil {
+			t.Fatal(err)
+		}
+		l.Done("okta", nil)
+		starts = append(starts, c.Now())
+	}
+	inWindow := 0
+	for _, at := range starts {
+		if at.Before(resetAt) {
+			inWindow++
+		}
+	}
+	if inWindow > 10 || inWindow < 8 {
+		t.Errorf("%d requests started within the window, want 8 to 10 of its 12 (2 kept in reserve); starts %v", inWindow, starts)
+	}
+	if inWindow > 1 && starts[inWindow-1].Sub(starts[0]) < 3*time.Second {
+		t.Errorf("the window's requests all started within %v, want them spread over its 5 s (starts %v)",
+			starts[inWindow-1].Sub(starts[0]), starts[:inWindow])
+	}
+	if got := l.Rate("okta"); got != 100 {
+		t.Errorf("rate after the reset %.2f/s, want the configured 100/s", got)
+	}
+	before := c.total()
+	for range 5 {
+		if err := l.Wait(ctx, "okta"); err != nil {
+			t.Fatal(err)
+		}
+		l.Done("okta", nil)
+	}
+	if got := c.total() - before; got > 50*time.Millisecond {
+		t.Errorf("after the reset five requests waited %v, want them at the configured pace", got)
+	}
+}

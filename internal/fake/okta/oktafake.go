@@ -6,8 +6,16 @@
 //
 // Like Okta, it accepts "Authorization: SSWS <token>" or "Bearer <access token it issued>",
 // refuses anything else with 401 E0000011, refuses a bearer token lacking the scope an
-// endpoint needs with 403 and a WWW-Authenticate insufficient_scope challenge, sends
-// X-Rate-Limit-* headers on every answer, and answers errors with Okta's JSON error body.
+// endpoint needs with 403 and a WWW-Authenticate insufficient_scope challenge, and answers
+// errors with Okta's JSON error body.
+//
+// Like Okta it counts requests per endpoint (one bucket per operation, see Server) in fixed
+// windows that start on the clock's whole seconds, and every answer announces the bucket's
+// window as Okta does: X-Rate-Limit-Limit, X-Rate-Limit-Remaining (what is left after this
+// request) and X-Rate-Limit-Reset (the epoch second the window ends). The announcement is
+// exact, so a client that starts no more requests than Remaining before Reset never gets a 429.
+// By default a bucket holds 600 requests a minute, announced but not enforced; SetRateLimit
+// enforces a per-second window.
 package oktafake
 
 import (
@@ -45,8 +53,10 @@ const (
 	jwtBearer         = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 	maxFormBytes      = 64 << 10
 	maxPageSize       = 200
-	// rateLimit is what every answer advertises in X-Rate-Limit-Limit.
-	rateLimit = 600
+	// defaultLimit and defaultWindow are the window a bucket announces until SetRateLimit gives
+	// it one: 600 requests a minute, Okta's limit for its users endpoints in many orgs.
+	defaultLimit  = 600
+	defaultWindow = time.Minute
 )
 
 // User is an Okta user as seeded by a test or the demo.
@@ -70,9 +80,11 @@ type Revocation struct {
 	OAuthTokens bool
 }
 
-// Server is a fake Okta org. Its operations, for faults and counts, are "token" (POST
-// /oauth2/v1/token), "lookup" (GET /api/v1/users/{id|login}), "search" (GET /api/v1/users),
-// "groups" (GET /api/v1/users/{id}/groups) and "revoke" (DELETE /api/v1/users/{id}/sessions).
+// Server is a fake Okta org. Its operations, for faults, counts and rate-limit buckets, are
+// "token" (POST /oauth2/v1/token), "lookup" (GET /api/v1/users/{id|login}), "search" (GET
+// /api/v1/users), "groups" (GET /api/v1/users/{id}/groups and GET /api/v1/groups), "members"
+// (GET /api/v1/groups/{id}/users) and "revoke" (DELETE /api/v1/users/{id}/sessions); a
+// request no endpoint matched counts in bucket "unrouted".
 type Server struct {
 	*httptest.Server
 	fake.Script
@@ -93,6 +105,18 @@ type Server struct {
 	searches    []string
 	inURL       int
 	unrouted    []string
+	buckets     map[string]*bucket
+	now         func() time.Time // nil means time.Now
+}
+
+// bucket is one operation's rate-limit count, in fixed windows of length starting on whole
+// multiples of it.
+type bucket struct {
+	limit   int
+	length  time.Duration
+	enforce bool
+	start   time.Time // of the window being counted
+	used    int
 }
 
 type group struct{ id, name string }
@@ -112,12 +136,15 @@ func Start() *Server {
 		created:  map[string]time.Time{},
 		members:  map[string]map[string]bool{},
 		pageSize: maxPageSize,
+		buckets:  map[string]*bucket{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth2/v1/token", s.issueToken)
 	mux.HandleFunc("GET /api/v1/users", s.listUsers)
 	mux.HandleFunc("GET /api/v1/users/{id}", s.getUser)
 	mux.HandleFunc("GET /api/v1/users/{id}/groups", s.userGroups)
+	mux.HandleFunc("GET /api/v1/groups", s.searchGroups)
+	mux.HandleFunc("GET /api/v1/groups/{id}/users", s.groupUsers)
 	mux.HandleFunc("DELETE /api/v1/users/{id}/sessions", s.clearSessions)
 	mux.HandleFunc("/", s.notRouted)
 	s.Server = httptest.NewTLSServer(mux)
@@ -126,6 +153,31 @@ func Start() *Server {
 
 // Roots trusts the fake's TLS certificate, for edge.Client.
 func (s *Server) Roots() *x509.CertPool { return fake.Roots(s.Server) }
+
+// SetRateLimit makes op's bucket hold perSecond requests in each window of one second (starting
+// on the clock's whole seconds) and refuse the rest with Okta's 429 E0000047, X-Rate-Limit-Remaining
+// 0 and the X-Rate-Limit-Reset of the window's end; refused requests do not count. Queued faults
+// (Fail) are played before the window is checked, and do not count either. perSecond <= 0 gives
+// op back the default window, announced and not enforced. It replaces fake.Script's sliding
+// second, whose state no header could describe.
+func (s *Server) SetRateLimit(op string, perSecond int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if perSecond <= 0 {
+		delete(s.buckets, op)
+		return
+	}
+	s.buckets[op] = &bucket{limit: perSecond, length: time.Second, enforce: true}
+}
+
+// SetClock replaces the clock the rate-limit windows and the recorded calls read; tests use it
+// to hold time still or move it by hand.
+func (s *Server) SetClock(now func() time.Time) {
+	s.Script.SetClock(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
 
 // SetToken sets the SSWS API token the fake accepts.
 func (s *Server) SetToken(ssws string) {
@@ -265,20 +317,30 @@ func (s *Server) Unrouted() []string {
 	return append([]string(nil), s.unrouted...)
 }
 
-// play records the call and applies the Script: latency, then a programmed fault. It reports
-// whether the handler should go on serving.
+// play records the call and applies the Script (latency, then a programmed fault), then counts
+// the call in op's rate-limit window, announcing the window on the answer. It reports whether
+// the handler should go on serving.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
 	f, ok := s.Play(w, r, op)
-	if !ok || f.Status == 0 {
-		return ok
+	if !ok {
+		return false
+	}
+	if f.Status == 0 {
+		if s.count(w, op, true) {
+			return true
+		}
+		code, summary := errorFor(http.StatusTooManyRequests, "")
+		writeError(w, http.StatusTooManyRequests, code, summary)
+		return false
 	}
 	h := w.Header()
 	if f.Status == http.StatusTooManyRequests && h.Get("X-Rate-Limit-Reset") == "" {
 		// The window resets within the minute; a fault that says nothing resets it at the
 		// next second, so the demo does not stall.
 		h.Set("X-Rate-Limit-Remaining", "0")
-		h.Set("X-Rate-Limit-Reset", strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10))
+		h.Set("X-Rate-Limit-Reset", strconv.FormatInt(s.clock().Add(time.Second).Unix(), 10))
 	}
+	s.count(w, op, false)
 	switch {
 	case op == "token" && f.Status < 500 && f.Status != http.StatusTooManyRequests:
 		code := "invalid_request"
@@ -291,6 +353,48 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
 		writeError(w, f.Status, code, cmp.Or(f.Message, summary))
 	}
 	return false
+}
+
+// count announces op's window on w, leaving the headers a scripted fault set as they are, and
+// reports whether the window has room (always, unless enforced and full). With spend it also
+// counts the request when there is room; a refused request is not counted.
+func (s *Server) count(w http.ResponseWriter, op string, spend bool) bool {
+	s.mu.Lock()
+	now := s.clock()
+	b := s.buckets[op]
+	if b == nil {
+		b = &bucket{limit: defaultLimit, length: defaultWindow}
+		s.buckets[op] = b
+	}
+	if start := now.Truncate(b.length); !start.Equal(b.start) {
+		b.start, b.used = start, 0
+	}
+	room := !b.enforce || b.used < b.limit
+	if spend && room {
+		b.used++
+	}
+	limit, left, reset := b.limit, max(b.limit-b.used, 0), b.start.Add(b.length)
+	s.mu.Unlock()
+
+	h := w.Header()
+	for k, v := range map[string]string{
+		"X-Rate-Limit-Limit":     strconv.Itoa(limit),
+		"X-Rate-Limit-Remaining": strconv.Itoa(left),
+		"X-Rate-Limit-Reset":     strconv.FormatInt(reset.Unix(), 10),
+	} {
+		if h.Get(k) == "" {
+			h.Set(k, v)
+		}
+	}
+	return room
+}
+
+// clock is the fake's time: SetClock's, else the wall clock. The caller holds s.mu.
+func (s *Server) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
 }
 
 // authorize checks the Authorization header: the SSWS token, or a live bearer token holding
@@ -420,22 +524,8 @@ func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	page, more := paginate(mine, r.URL.Query().Get("after"), limit, func(g group) string { return g.id })
 	body := make([]map[string]any, 0, len(page))
-	base := "https://" + r.Host
 	for _, g := range page {
-		body = append(body, map[string]any{
-			"id":                    g.id,
-			"created":               "2024-01-02T03:04:05.000Z",
-			"lastUpdated":           "2024-01-02T03:04:05.000Z",
-			"lastMembershipUpdated": "2024-01-02T03:04:05.000Z",
-			"objectClass":           []string{"okta:user_group"},
-			"type":                  "OKTA_GROUP",
-			"profile":               map[string]any{"name": g.name, "description": ""},
-			"_links": map[string]any{
-				"logo":  []map[string]string{{"name": "medium", "href": base + "/assets/img/logos/groups/okta-medium.png", "type": "image/png"}},
-				"users": map[string]string{"href": base + "/api/v1/groups/" + g.id + "/users"},
-				"apps":  map[string]string{"href": base + "/api/v1/groups/" + g.id + "/apps"},
-			},
-		})
+		body = append(body, groupJSON(r, g))
 	}
 	s.mu.Unlock()
 
@@ -468,6 +558,7 @@ func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.unrouted = append(s.unrouted, r.Method+" "+r.URL.EscapedPath())
 	s.mu.Unlock()
+	s.count(w, "unrouted", true)
 	writeError(w, http.StatusNotFound, "E0000007", fmt.Sprintf("Not found: Resource not found: %s (Path)", r.URL.Path))
 }
 
@@ -752,19 +843,10 @@ func errorFor(status int, id string) (string, string) {
 	}
 }
 
-// commonHeaders are on every Okta answer: a request id and the rate-limit window.
+// commonHeaders are on every Okta answer: a request id (the rate-limit window was announced
+// when the request was counted).
 func commonHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("X-Okta-Request-Id", newID("req"))
-	if h.Get("X-Rate-Limit-Limit") == "" {
-		h.Set("X-Rate-Limit-Limit", strconv.Itoa(rateLimit))
-	}
-	if h.Get("X-Rate-Limit-Remaining") == "" {
-		h.Set("X-Rate-Limit-Remaining", strconv.Itoa(rateLimit-1))
-	}
-	if h.Get("X-Rate-Limit-Reset") == "" {
-		h.Set("X-Rate-Limit-Reset", strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10))
-	}
+	w.Header().Set("X-Okta-Request-Id", newID("req"))
 }
 
 // writeError answers with Okta's error body.

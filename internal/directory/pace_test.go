@@ -1,0 +1,179 @@
+package directory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/resetbot/resetbot/internal/directory"
+	"github.com/resetbot/resetbot/internal/fake"
+	oktafake "github.com/resetbot/resetbot/internal/fake/okta"
+	"github.com/resetbot/resetbot/internal/oktaclient"
+	"github.com/resetbot/resetbot/internal/pace"
+	"github.com/resetbot/resetbot/internal/provider/edge"
+	"github.com/resetbot/resetbot/internal/reset"
+)
+
+// TestPacedFindsStayUnderOktasLimit looks up many people at once through an org that takes 10
+// lookups a second, with a limiter configured five times faster than that: what Okta says of
+// its window in every answer keeps the directory under it, so every lookup is served the first
+// time and none is refused.
+func TestPacedFindsStayUnderOktasLimit(t *testing.T) {
+	t.Parallel()
+	srv := oktafake.Start()
+	t.Cleanup(srv.Close)
+	srv.SetToken(apiToken)
+	srv.SetRateLimit("lookup", 10)
+	const people = 16
+	users := make([]oktafake.User, people)
+	for i := range users {
+		login := fmt.Sprintf("person%02d@example.com", i)
+		users[i] = srv.AddUser(oktafake.User{Login: login, Email: login, FirstName: "Person", LastName: fmt.Sprint(i)})
+	}
+	limiter := pace.New(pace.Config{Rate: 50, Burst: 5, Concurrency: 4})
+	client, err := oktaclient.New(t.Context(), oktaclient.Config{OrgURL: srv.URL, APIToken: apiToken, HTTPClient: edge.Client(srv.Roots()),
+		RateObserver: func(remaining int, resetAt time.Time) { limiter.ObserveWindow(directory.Provider, remaining, resetAt) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := directory.New(client, directory.WithLimiter(limiter))
+
+	var wg sync.WaitGroup
+	errs := make([]error, people)
+	found := make([]reset.Target, people)
+	for i, u := range users {
+		wg.Go(func() { found[i], errs[i] = dir.Find(t.Context(), u.Login) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Find(%s): %v", users[i].Login, err)
+		} else if found[i].OktaID != users[i].ID {
+			t.Errorf("Find(%s) = %s, want %s", users[i].Login, found[i].OktaID, users[i].ID)
+		}
+	}
+	// A refused lookup is asked again, so more lookups than people means Okta said 429.
+	if got := srv.Count("lookup"); got != people {
+		t.Errorf("lookups reaching Okta = %d for %d people: some were refused with 429", got, people)
+	}
+}
+
+// recorder is a Limiter that lets everything through and notes what it was told.
+type recorder struct {
+	mu      sync.Mutex
+	waitErr error
+	waits   int
+	done    []string // each Done's reason, "ok" for nil
+}
+
+func (r *recorder) Wait(ctx context.Context, provider string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if provider != directory.Provider {
+		return fmt.Errorf("paced as %q, want %q", provider, directory.Provider)
+	}
+	r.waits++
+	return r.waitErr
+}
+
+func (r *recorder) Done(provider string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reason := "ok"
+	if err != nil {
+		_, _, reason = reset.Classify(err)
+	}
+	r.done = append(r.done, reason)
+}
+
+func pacedSetup(t *testing.T, l directory.Limiter) (*oktafake.Server, *directory.Directory, oktafake.User) {
+	t.Helper()
+	srv := oktafake.Start()
+	t.Cleanup(srv.Close)
+	srv.SetToken(apiToken)
+	a := srv.AddUser(alice)
+	client, err := oktaclient.New(t.Context(), oktaclient.Config{OrgURL: srv.URL, APIToken: apiToken, HTTPClient: edge.Client(srv.Roots())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, directory.New(client, directory.WithLimiter(l)), a
+}
+
+func TestEveryOktaCallIsPaced(t *testing.T) {
+	t.Parallel()
+	rateLimited := fake.Fault{Status: http.StatusTooManyRequests}
+	tests := []struct {
+		name      string
+		faults    []fake.Fault // for lookups
+		run       func(*directory.Directory, oktafake.User) error
+		wantDone  []string
+		wantCalls int // reaching Okta, all operations
+		wantErr   string
+	}{
+		{name: "a lookup", run: find("alice@example.com"), wantDone: []string{"ok"}, wantCalls: 1},
+		{name: "an email that is nobody's login: lookup, filter, search",
+			run: find("nobody@example.com"), wantDone: []string{"not_found", "ok", "ok"}, wantCalls: 3,
+			wantErr: "no such user"},
+		{name: "every page of groups", run: func(d *directory.Directory, u oktafake.User) error {
+			_, err := d.Groups(context.Background(), u.ID)
+			return err
+		}, wantDone: []string{"ok", "ok", "ok"}, wantCalls: 3},
+		{name: "a 429 is waited out and asked again", faults: []fake.Fault{rateLimited},
+			run: find("alice@example.com"), wantDone: []string{"rate_limited", "ok"}, wantCalls: 2},
+		{name: "Okta refusing three times in a row reaches the caller", faults: []fake.Fault{rateLimited, rateLimited, rateLimited, rateLimited},
+			run: find("alice@example.com"), wantDone: []string{"rate_limited", "rate_limited", "rate_limited"}, wantCalls: 3,
+			wantErr: "API call exceeded rate limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{}
+			srv, dir, a := pacedSetup(t, rec)
+			srv.SetGroupPageSize(1)
+			for _, name := range []string{"Responders", "Approvers", "Everyone"} {
+				srv.AddToGroup(a.ID, srv.AddGroup("", name))
+			}
+			srv.Fail("lookup", tt.faults...)
+			err := tt.run(dir, a)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("error = %v, want %q", err, tt.wantErr)
+			}
+			if got := len(srv.Calls()); got != tt.wantCalls {
+				t.Errorf("calls reaching Okta = %d, want %d", got, tt.wantCalls)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if rec.waits != len(rec.done) || strings.Join(rec.done, " ") != strings.Join(tt.wantDone, " ") {
+				t.Errorf("limiter: %d waits, done %v; want one wait per call and done %v", rec.waits, rec.done, tt.wantDone)
+			}
+		})
+	}
+}
+
+func find(who string) func(*directory.Directory, oktafake.User) error {
+	return func(d *directory.Directory, _ oktafake.User) error {
+		_, err := d.Find(context.Background(), who)
+		return err
+	}
+}
+
+func TestAnEndedWaitSendsNothing(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{waitErr: context.DeadlineExceeded}
+	srv, dir, _ := pacedSetup(t, rec)
+	_, err := dir.Find(t.Context(), "alice@example.com")
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for Okta's rate limit") {
+		t.Errorf("error = %v, want the wait's end, named", err)
+	}
+	if got := len(srv.Calls()); got != 0 {
+		t.Errorf("calls reaching Okta = %d, want none", got)
+	}
+	if len(rec.done) != 0 {
+		t.Errorf("Done called %v after a failed Wait", rec.done)
+	}
+}

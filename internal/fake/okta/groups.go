@@ -1,0 +1,88 @@
+package oktafake
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Group endpoints, for batches named by group: GET /api/v1/groups?q= (operation "groups",
+// like a user's groups) finds groups whose name starts with q, ignoring case, as Okta does;
+// GET /api/v1/groups/{id}/users (operation "members") lists a group's members. Both are
+// Link-paginated by the configured group page size.
+
+func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) {
+	if !s.play(w, r, "groups") || !s.authorize(w, r, ScopeGroupsRead) {
+		return
+	}
+	q := strings.ToLower(r.URL.Query().Get("q"))
+	limit, _ := pageLimit(r.URL.Query().Get("limit"), s.pageSize)
+	limit = min(limit, s.pageSize)
+	s.mu.Lock()
+	var matched []group
+	for _, g := range s.groups {
+		if strings.HasPrefix(strings.ToLower(g.name), q) {
+			matched = append(matched, g)
+		}
+	}
+	page, more := paginate(matched, r.URL.Query().Get("after"), limit, func(g group) string { return g.id })
+	body := make([]map[string]any, 0, len(page))
+	for _, g := range page {
+		body = append(body, groupJSON(r, g))
+	}
+	s.mu.Unlock()
+	links(w, r, more, page, func(g group) string { return g.id }, limit)
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) {
+	if !s.play(w, r, "members") || !s.authorize(w, r, ScopeGroupsRead) {
+		return
+	}
+	id := r.PathValue("id")
+	limit, _ := pageLimit(r.URL.Query().Get("limit"), s.pageSize)
+	limit = min(limit, s.pageSize)
+	s.mu.Lock()
+	known := false
+	for _, g := range s.groups {
+		known = known || g.id == id
+	}
+	if !known {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, "E0000007", fmt.Sprintf("Not found: Resource not found: %s (UserGroup)", id))
+		return
+	}
+	var in []*User
+	for _, u := range s.users {
+		if s.members[u.ID][id] {
+			in = append(in, u)
+		}
+	}
+	page, more := paginate(in, r.URL.Query().Get("after"), limit, func(u *User) string { return u.ID })
+	body := make([]map[string]any, 0, len(page))
+	for _, u := range page {
+		body = append(body, s.userJSON(r, u))
+	}
+	s.mu.Unlock()
+	links(w, r, more, page, func(u *User) string { return u.ID }, limit)
+	writeJSON(w, http.StatusOK, body)
+}
+
+// groupJSON is a group as Okta's API returns it.
+func groupJSON(r *http.Request, g group) map[string]any {
+	base := "https://" + r.Host
+	return map[string]any{
+		"id":                    g.id,
+		"created":               "2024-01-02T03:04:05.000Z",
+		"lastUpdated":           "2024-01-02T03:04:05.000Z",
+		"lastMembershipUpdated": "2024-01-02T03:04:05.000Z",
+		"objectClass":           []string{"okta:user_group"},
+		"type":                  "OKTA_GROUP",
+		"profile":               map[string]any{"name": g.name, "description": ""},
+		"_links": map[string]any{
+			"logo":  []map[string]string{{"name": "medium", "href": base + "/assets/img/logos/groups/okta-medium.png", "type": "image/png"}},
+			"users": map[string]string{"href": base + "/api/v1/groups/" + g.id + "/users"},
+			"apps":  map[string]string{"href": base + "/api/v1/groups/" + g.id + "/apps"},
+		},
+	}
+}
