@@ -116,6 +116,10 @@ func (b *Bot) cancel(ctx context.Context, req reset.Request, by reset.Actor, rep
 // each finishes, a lease renewed while it runs, one summary in the thread at the end. done
 // holds outcomes already final (a request taken over from a dead replica); only the rest run.
 func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outcome, note string) {
+	if req.Batch() {
+		b.executeBatch(ctx, req, note)
+		return
+	}
 	names := b.cfg.Executor.Names()
 	outcomes := map[string]reset.Outcome{}
 	for _, o := range done {
@@ -131,24 +135,16 @@ func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outco
 		}
 	}
 
-	runCtx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
-	lost := make(chan struct{})
-	var leaseWG sync.WaitGroup
-	leaseWG.Add(1)
-	go func() {
-		defer leaseWG.Done()
-		b.holdLease(runCtx, req.ID, cancelRun, lost)
-	}()
-
+	runCtx, stop := b.leased(ctx, req.ID)
+	defer stop()
 	var mu sync.Mutex
 	b.updateCard(ctx, card{req: req, outcomes: copyMap(outcomes), names: names, note: note})
 	for o := range b.cfg.Executor.Run(runCtx, req.Target, sel) {
 		if _, had := outcomes[o.Provider]; had {
 			continue // already final from the replica that started it
 		}
-		if ctx.Err() != nil {
-			continue // shutting down: this "failure" is ours; the next replica runs it again
+		if runCtx.Err() != nil {
+			continue // shutting down or lease lost: this "failure" is ours; the next replica runs it again
 		}
 		if err := b.cfg.Store.RecordOutcome(ctx, req.ID, o); err != nil {
 			b.log.Error("record outcome", "request", req.ID, "provider", o.Provider, "error", err.Error())
@@ -161,16 +157,7 @@ func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outco
 		mu.Unlock()
 		b.updateCard(ctx, card{req: req, outcomes: snapshot, names: names, note: note})
 	}
-	cancelRun()
-	leaseWG.Wait()
-	select {
-	case <-lost:
-		b.log.Warn("lease lost while running; another replica finishes this request", "audit", "lease_lost", "request", req.ID)
-		return
-	default:
-	}
-	if ctx.Err() != nil {
-		b.log.Warn("stopped before the reset finished; its lease is released for another replica", "audit", "interrupted", "request", req.ID)
+	if !stop() {
 		return
 	}
 

@@ -38,6 +38,9 @@ type Directory interface {
 	Find(ctx context.Context, who string) (reset.Target, error)
 	FindByEmail(ctx context.Context, email string) (reset.Target, error)
 	Groups(ctx context.Context, oktaUserID string) ([]string, error)
+	// GroupMembers lists everyone in the Okta group with this exact name; an unknown group
+	// matches errNotFound.
+	GroupMembers(ctx context.Context, group string) ([]reset.Target, error)
 }
 
 // Executor signs a target out; *reset.Executor satisfies it.
@@ -45,6 +48,7 @@ type Executor interface {
 	Names() []string
 	Plan(ctx context.Context, t reset.Target) []reset.PlanEntry
 	Run(ctx context.Context, t reset.Target, sel reset.Selection) <-chan reset.Outcome
+	Batch(ctx context.Context, jobs []reset.Job, workers int, find reset.Finder, heard func(i int, o reset.Outcome), each func(i int, r reset.Result))
 }
 
 // Store keeps requests and the audit log; *store.Store satisfies it. Approve, Cancel,
@@ -58,6 +62,8 @@ type Store interface {
 	ExpireDue(ctx context.Context, now time.Time) ([]reset.Request, error)
 	RecordOutcome(ctx context.Context, id string, o reset.Outcome) error
 	Outcomes(ctx context.Context, id string) ([]reset.Outcome, error)
+	RecordPersonOutcome(ctx context.Context, id, person string, o reset.Outcome) error
+	PersonOutcomes(ctx context.Context, id string) (map[string][]reset.Outcome, error)
 	Finish(ctx context.Context, id, owner string, final reset.State, now time.Time) error
 	RenewLease(ctx context.Context, id, owner string, until time.Time) error
 	TakeOver(ctx context.Context, owner string, now, until time.Time) ([]reset.Request, error)
@@ -85,6 +91,11 @@ type Config struct {
 	Sweep time.Duration
 	// Workers bounds how many envelopes are worked on at once after their ack.
 	Workers int
+	// BatchWorkers bounds how many people of a batch are under way at once; the executor's
+	// limiter paces each system beneath that.
+	BatchWorkers int
+	// ProgressEvery is how often a running batch's card shows its progress.
+	ProgressEvery time.Duration
 	// HTTPClient posts to response_url.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
@@ -132,6 +143,12 @@ func New(cfg Config) (*Bot, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
+	}
+	if cfg.BatchWorkers <= 0 {
+		cfg.BatchWorkers = 16
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 3 * time.Second
 	}
 	if cfg.Replica == "" {
 		cfg.Replica = "replica-" + newID()[:8]

@@ -26,20 +26,27 @@ type card struct {
 	names []string
 	// note is a line shown under the state, e.g. "resumed after interruption".
 	note string
+	// progress is a running or finished batch's counts so far.
+	progress *batchView
 }
 
 // render returns the card's fallback text and blocks for its current state.
 func (c card) render() (string, []slack.Block) {
 	r := c.req
 	title, fallback := c.headline()
+	fields := []*slack.TextBlockObject{
+		field("*Target*\n%s", targetLine(r.Target)),
+		field("*Requested by*\n%s", actorLine(r.Requester)),
+		field("*Okta status*\n%s", escape(orDash(r.Target.Status))),
+		field("*Reason*\n%s", escape(orDash(r.Reason))),
+	}
+	if r.Batch() {
+		fields[0] = field("*People*\n%s", peopleLine(r.Targets))
+		fields[2] = field("*Okta status*\n%s", statusCounts(r.Targets))
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, false, false)),
-		slack.NewSectionBlock(nil, []*slack.TextBlockObject{
-			field("*Target*\n%s", targetLine(r.Target)),
-			field("*Requested by*\n%s", actorLine(r.Requester)),
-			field("*Okta status*\n%s", escape(orDash(r.Target.Status))),
-			field("*Reason*\n%s", escape(orDash(r.Reason))),
-		}, nil),
+		slack.NewSectionBlock(nil, fields, nil),
 	}
 	switch r.State {
 	case reset.Pending:
@@ -50,8 +57,8 @@ func (c card) render() (string, []slack.Block) {
 				slack.NewButtonBlockElement(actionApprove, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).
 					WithStyle(slack.StylePrimary).
 					WithConfirm(slack.NewConfirmationBlockObject(
-						slack.NewTextBlockObject(slack.PlainTextType, "Sign this person out?", false, false),
-						md("%s will be signed out of Okta, Google Workspace, Zoom and Microsoft 365 now.", escape(r.Target.String())),
+						slack.NewTextBlockObject(slack.PlainTextType, confirmTitle(r), false, false),
+						md("%s will be signed out of Okta, Google Workspace, Zoom and Microsoft 365 now.", escape(confirmWho(r))),
 						slack.NewTextBlockObject(slack.PlainTextType, "Sign out", false, false),
 						slack.NewTextBlockObject(slack.PlainTextType, "Not yet", false, false))),
 				slack.NewButtonBlockElement(actionCancel, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false)),
@@ -61,9 +68,13 @@ func (c card) render() (string, []slack.Block) {
 	case reset.Expired:
 		blocks = append(blocks, slack.NewSectionBlock(md(":hourglass: Expired %s without approval. Nothing was reset; ask again if it is still needed.", slackDate(r.ExpiresAt)), nil, nil))
 	default: // running or finished
+		progress := c.progressLines()
+		if r.Batch() {
+			progress = c.batchProgressLines()
+		}
 		blocks = append(blocks,
 			slack.NewSectionBlock(md("*Approved by* %s", actorLine(r.Approver)), nil, nil),
-			slack.NewSectionBlock(md("*Progress*\n%s", c.progressLines()), nil, nil))
+			slack.NewSectionBlock(md("*Progress*\n%s", progress), nil, nil))
 	}
 	if c.note != "" {
 		blocks = append(blocks, slack.NewContextBlock("", md("%s", escape(c.note))))
@@ -72,8 +83,26 @@ func (c card) render() (string, []slack.Block) {
 	return fallback, blocks
 }
 
+func confirmTitle(r reset.Request) string {
+	if r.Batch() {
+		return fmt.Sprintf("Sign %d people out?", len(r.Targets))
+	}
+	return "Sign this person out?"
+}
+
+// confirmWho names who an Approve signs out, in the confirmation dialog.
+func confirmWho(r reset.Request) string {
+	if r.Batch() {
+		return fmt.Sprintf("All %d people", len(r.Targets))
+	}
+	return r.Target.String()
+}
+
 func (c card) headline() (title, fallback string) {
 	who := escape(c.req.Target.String())
+	if c.req.Batch() {
+		return c.batchHeadline(who)
+	}
 	switch c.req.State {
 	case reset.Pending:
 		return "Session reset requested", fmt.Sprintf("Session reset requested for %s: waiting for approval", who)
@@ -88,8 +117,29 @@ func (c card) headline() (title, fallback string) {
 	}
 }
 
+func (c card) batchHeadline(who string) (title, fallback string) {
+	switch c.req.State {
+	case reset.Pending:
+		return "Session reset requested for " + who, fmt.Sprintf("Session reset requested for %s: waiting for approval", who)
+	case reset.Running:
+		return "Session reset running for " + who, fmt.Sprintf("Signing %s out", who)
+	default:
+		return fmt.Sprintf("Session reset %s for %s", c.req.State, who), fmt.Sprintf("Session reset for %s: %s", who, c.req.State)
+	}
+}
+
 func (c card) planLines() string {
 	var b strings.Builder
+	if c.req.Batch() {
+		for _, p := range c.req.Plan {
+			fmt.Fprintf(&b, "%s *%s*: %s", planIcon(p.Account), p.Provider, accountCounts(p.Counts))
+			if p.Detail != "" && p.Counts[reset.AccountFound] < len(c.req.Targets) {
+				fmt.Fprintf(&b, " (%s)", escape(truncate(p.Detail, 150)))
+			}
+			b.WriteString("\n")
+		}
+		return strings.TrimSpace(b.String())
+	}
 	for _, p := range c.req.Plan {
 		fmt.Fprintf(&b, "%s *%s*: %s", planIcon(p.Account), p.Provider, p.Account)
 		if p.Detail != "" && p.Account != reset.AccountFound {
@@ -111,6 +161,81 @@ func (c card) progressLines() string {
 		fmt.Fprintf(&b, "%s *%s*: %s\n", outcomeIcon(o.Status), name, o.Status)
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// batchProgressLines is how far a batch has got: people done, then each system's counts.
+func (c card) batchProgressLines() string {
+	v := c.progress
+	if v == nil {
+		return fmt.Sprintf(":hourglass_flowing_sand: starting on %d people…", len(c.req.Targets))
+	}
+	var b strings.Builder
+	icon := ":hourglass_flowing_sand:"
+	if v.tally.People >= v.total {
+		icon = ":checkered_flag:"
+	}
+	fmt.Fprintf(&b, "%s %d of %d people done\n", icon, v.tally.People, v.total)
+	for _, n := range v.tally.Names() {
+		fmt.Fprintf(&b, "*%s*: %s\n", n, countWords(v.tally, n))
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// peopleLine names the first few people of a batch and how many more there are.
+func peopleLine(ts []reset.Target) string {
+	const shown = 5
+	var names []string
+	for i, t := range ts {
+		if i == shown {
+			break
+		}
+		name := t.DisplayName
+		if name == "" {
+			name = t.String()
+		}
+		names = append(names, escape(name))
+	}
+	line := fmt.Sprintf("%d: %s", len(ts), strings.Join(names, ", "))
+	if len(ts) > shown {
+		line += fmt.Sprintf(" and %d more", len(ts)-shown)
+	}
+	return line
+}
+
+// statusCounts is a batch's Okta statuses: "38 ACTIVE, 2 SUSPENDED".
+func statusCounts(ts []reset.Target) string {
+	counts := map[string]int{}
+	var order []string
+	for _, t := range ts {
+		s := orDash(t.Status)
+		if counts[s] == 0 {
+			order = append(order, s)
+		}
+		counts[s]++
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = fmt.Sprintf("%d %s", counts[s], escape(s))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// accountCounts is one system's plan for a batch: "38 accounts found, 2 no account".
+func accountCounts(c map[reset.Account]int) string {
+	var parts []string
+	for _, a := range []reset.Account{reset.AccountFound, reset.AccountNone, reset.LookupFailed, reset.NotConfigured} {
+		if n := c[a]; n > 0 {
+			word := string(a)
+			if a == reset.AccountFound {
+				word = "accounts found"
+				if n == 1 {
+					word = "account found"
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, word))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // summary is the thread reply at the end: one line per system with its outcome word, the

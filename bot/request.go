@@ -43,9 +43,13 @@ func (b *Bot) request(ctx context.Context, cmd slack.SlashCommand, parsed comman
 		b.refuse(ctx, "", requester, "request", refusal, reply)
 		return
 	}
-	target, err := b.resolve(ctx, parsed)
+	if parsed.batch() {
+		b.requestBatch(ctx, cmd, parsed, requester, reply)
+		return
+	}
+	target, err := b.resolve(ctx, parsed.people[0])
 	if err != nil {
-		b.audit(ctx, store.Event{Kind: "refused", Actor: requester, Target: parsed.display(), Reason: parsed.reason, Detail: "target: " + err.Error()})
+		b.audit(ctx, store.Event{Kind: "refused", Actor: requester, Target: parsed.people[0].display(), Reason: parsed.reason, Detail: "target: " + err.Error()})
 		reply(ctx, err.Error())
 		return
 	}
@@ -71,18 +75,31 @@ func (b *Bot) request(ctx context.Context, cmd slack.SlashCommand, parsed comman
 	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "requested", Actor: requester, Target: target.Login, Reason: req.Reason})
 	b.log.Info("request created", "audit", "requested", "request", req.ID, "requester", requester.String(), "target", target.Login)
 
+	b.postCard(ctx, req, reply)
+}
+
+// postCard posts a new request's card and records where it is. Without a card nobody can
+// approve, so a card Slack refuses withdraws the request and tells the requester how to fix it.
+func (b *Bot) postCard(ctx context.Context, req reset.Request, reply func(context.Context, string)) {
 	fallback, blocks := card{req: req, names: b.cfg.Executor.Names()}.render()
-	channel, ts, err := b.cfg.Slack.PostMessageContext(ctx, cmd.ChannelID, slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...))
+	channel, ts, err := b.cfg.Slack.PostMessageContext(ctx, req.Channel, slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...))
 	if err != nil {
-		// Without a card nobody can approve: withdraw the request and tell the requester how to fix it.
 		_, _ = b.cfg.Store.Cancel(ctx, req.ID, reset.Actor{Name: "resetbot"}, b.now())
-		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: reset.Actor{Name: "resetbot"}, Target: target.Login, Detail: "card could not be posted: " + err.Error()})
+		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: reset.Actor{Name: "resetbot"}, Target: auditTarget(req), Detail: "card could not be posted: " + err.Error()})
 		reply(ctx, postFailure(err))
 		return
 	}
 	if err := b.cfg.Store.SetMessage(ctx, req.ID, channel, ts); err != nil {
 		b.log.Error("store card location", "request", req.ID, "error", err.Error())
 	}
+}
+
+// auditTarget names a request's target in the audit log: the person's login, or the batch.
+func auditTarget(r reset.Request) string {
+	if r.Batch() || r.Target.Login == "" {
+		return r.Target.String()
+	}
+	return r.Target.Login
 }
 
 // identify turns a Slack user into an Okta person and their live groups. Deleted users, bots
@@ -123,29 +140,13 @@ func (b *Bot) identify(ctx context.Context, slackID, team string) (reset.Actor, 
 }
 
 // resolve finds the target in Okta; its error is a sentence for the requester.
-func (b *Bot) resolve(ctx context.Context, c command) (reset.Target, error) {
-	var (
-		t   reset.Target
-		err error
-	)
-	switch {
-	case c.slackUser != "":
-		u, uerr := b.cfg.Slack.GetUserInfoContext(ctx, c.slackUser)
-		if uerr != nil || u.Profile.Email == "" {
-			return t, fmt.Errorf("I could not find an email for <@%s> in Slack, so I cannot find them in Okta. Use their email instead.", c.slackUser)
-		}
-		t, err = b.cfg.Directory.FindByEmail(ctx, u.Profile.Email)
-	case c.email != "":
-		t, err = b.cfg.Directory.FindByEmail(ctx, c.email)
-		if isNotFound(err) {
-			t, err = b.cfg.Directory.Find(ctx, c.email)
-		}
-	default:
-		t, err = b.cfg.Directory.Find(ctx, c.login)
-	}
+func (b *Bot) resolve(ctx context.Context, c who) (reset.Target, error) {
+	t, err := b.lookup(ctx, c)
 	switch {
 	case err == nil:
 		return t, nil
+	case errors.Is(err, errNoSlackEmail):
+		return t, fmt.Errorf("I could not find an email for <@%s> in Slack, so I cannot find them in Okta. Use their email instead.", c.slackUser)
 	case isNotFound(err):
 		return t, fmt.Errorf("Nobody in Okta matches `%s`. Nothing was posted; check the spelling or use their Okta login.", escape(c.display()))
 	default:
@@ -154,8 +155,35 @@ func (b *Bot) resolve(ctx context.Context, c command) (reset.Target, error) {
 	}
 }
 
-func (c command) display() string {
+// errNoSlackEmail is a mentioned person whose Slack profile shows no email; it matches
+// errNotFound, since they cannot be found in Okta either.
+var errNoSlackEmail = fmt.Errorf("no email on the slack profile: %w", errNotFound)
+
+// lookup finds one named person in Okta: by the email of a Slack mention, by email (then as a
+// login, for orgs whose logins look like addresses) or by login or id.
+func (b *Bot) lookup(ctx context.Context, c who) (reset.Target, error) {
 	switch {
+	case c.slackUser != "":
+		u, err := b.cfg.Slack.GetUserInfoContext(ctx, c.slackUser)
+		if err != nil || u.Profile.Email == "" {
+			return reset.Target{}, errNoSlackEmail
+		}
+		return b.cfg.Directory.FindByEmail(ctx, u.Profile.Email)
+	case c.email != "":
+		t, err := b.cfg.Directory.FindByEmail(ctx, c.email)
+		if isNotFound(err) {
+			t, err = b.cfg.Directory.Find(ctx, c.email)
+		}
+		return t, err
+	default:
+		return b.cfg.Directory.Find(ctx, c.login)
+	}
+}
+
+func (c who) display() string {
+	switch {
+	case c.group != "":
+		return "group:" + c.group
 	case c.slackUser != "":
 		return "<@" + c.slackUser + ">"
 	case c.email != "":

@@ -8,11 +8,9 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/resetbot/resetbot/internal/directory"
-	"github.com/resetbot/resetbot/internal/pace"
 	"github.com/resetbot/resetbot/internal/reset"
 )
 
@@ -35,105 +33,33 @@ func readPeople(r io.Reader) ([]string, error) {
 	return people, sc.Err()
 }
 
-// personResult is how one person of a batch ended. Err is set when they could not be
-// resolved in Okta, and then no provider was asked.
-type personResult struct {
-	Who      string
-	Target   reset.Target
-	Err      error
-	Outcomes []reset.Outcome
-}
+// batchColumns are the outcome words of a batch's counts table, in order.
+var batchColumns = []reset.Status{reset.Revoked, reset.NoAccount, reset.Failed, reset.Skipped, notResolved}
 
-// runBatch resolves each person in Okta and signs them out through ex, workers people at a
-// time; ex's limiter paces each provider, so workers only bounds how many people are under
-// way. each hears every result as it ends, one call at a time. One person's failure never
-// stops the others; cancelling ctx ends the rest as failed.
-func runBatch(ctx context.Context, find func(context.Context, string) (reset.Target, error), ex *reset.Executor,
-	sel reset.Selection, people []string, workers int, each func(personResult)) {
-	workers = max(1, min(workers, len(people)))
-	next := make(chan string)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for who := range next {
-				r := personResult{Who: who}
-				r.Target, r.Err = find(ctx, who)
-				if r.Err == nil {
-					r.Outcomes = ex.RunAll(ctx, r.Target, sel)
-				}
-				mu.Lock()
-				each(r)
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, who := range people {
-		next <- who
-	}
-	close(next)
-	wg.Wait()
-}
-
-// tally counts a batch's outcomes per provider, so the summary stays readable for hundreds:
-// every provider's counts add up to the number of people.
-type tally struct {
-	names    []string
-	counts   map[string]map[reset.Status]int
-	people   int
-	troubled int // people with a failure or not resolved
-}
-
-func newTally(names []string) *tally {
-	t := &tally{names: names, counts: map[string]map[reset.Status]int{}}
-	for _, n := range names {
-		t.counts[n] = map[reset.Status]int{}
-	}
-	return t
-}
-
-func (t *tally) add(r personResult) {
-	t.people++
+// tally adds one person's result to t: a person not found in Okta counts as notResolved for
+// every system, so each system's counts still add up to the number of people.
+func tally(t *reset.Tally, r reset.Result) {
 	if r.Err != nil {
-		t.troubled++
-		for _, n := range t.names {
-			t.counts[n][notResolved]++
-		}
+		t.AddAll(notResolved, true)
 		return
 	}
-	bad := false
-	for _, o := range r.Outcomes {
-		t.counts[o.Provider][o.Status]++
-		bad = bad || o.Status == reset.Failed
-	}
-	if bad {
-		t.troubled++
-	}
+	t.Add(r.Outcomes)
 }
 
-// failed is how many provider outcomes failed or were never asked for.
-func (t *tally) failed() int {
-	n := 0
-	for _, c := range t.counts {
-		n += c[reset.Failed] + c[notResolved]
-	}
-	return n
-}
+// failedOutcomes is how many provider outcomes failed or were never asked for.
+func failedOutcomes(t *reset.Tally) int { return t.Total(reset.Failed) + t.Total(notResolved) }
 
-func (t *tally) print(w io.Writer) {
-	cols := []reset.Status{reset.Revoked, reset.NoAccount, reset.Failed, reset.Skipped, notResolved}
+func printTally(w io.Writer, t *reset.Tally) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "\t")
-	for _, c := range cols {
+	for _, c := range batchColumns {
 		fmt.Fprintf(tw, "%s\t", c)
 	}
 	fmt.Fprintln(tw)
-	for _, n := range t.names {
+	for _, n := range t.Names() {
 		fmt.Fprintf(tw, "%s\t", n)
-		for _, c := range cols {
-			fmt.Fprintf(tw, "%d\t", t.counts[n][c])
+		for _, c := range batchColumns {
+			fmt.Fprintf(tw, "%d\t", t.Count(n, c))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -142,7 +68,7 @@ func (t *tally) print(w io.Writer) {
 
 // personLine renders one person's result as one line: every provider's word, failures with
 // the provider's own message.
-func personLine(r personResult) string {
+func personLine(r reset.Result) string {
 	if r.Err != nil {
 		if errors.Is(r.Err, directory.ErrNotFound) {
 			return fmt.Sprintf("%s: nobody in Okta matches", r.Who)
@@ -161,9 +87,9 @@ func personLine(r personResult) string {
 }
 
 // resetFile is `reset --file`: everyone in the file, paced per provider, one line per person
-// and the counts at the end. It exits 1 when any provider failed for anyone or anyone could
-// not be found.
-func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, path, reason string, workers int, rate float64, verbose bool) int {
+// and the counts at the end, all of it recorded in the audit log as one batch request. It
+// exits 1 when any provider failed for anyone or anyone could not be found.
+func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, path, reason string, workers int, verbose bool) int {
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: --file: %v\n", err)
@@ -183,24 +109,36 @@ func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, pat
 		fmt.Fprintln(a.stderr, "resetbot reset: --file needs Okta to find people: set OKTA_ORG_URL")
 		return exitUsage
 	}
-	if workers < 1 || rate <= 0 {
-		fmt.Fprintln(a.stderr, "resetbot reset: --concurrency and --rate must be positive")
-		return exitUsage
-	}
 	log := a.logger(verbose)
 	log.Info("batch reset requested", "audit", "requested", "source", "cli", "people", len(people), "reason", reason)
-	ex := w.executor(log, reset.WithLimiter(pace.New(pace.Config{Rate: rate, Burst: 1, Concurrency: workers})))
-	t := newTally(ex.Names())
-	fmt.Fprintf(a.stdout, "Signing out %d people (%d at a time, at most %g requests/s per system):\n", len(people), workers, rate)
-	runBatch(ctx, w.directory.Find, ex, sel, people, workers, func(r personResult) {
-		t.add(r)
-		fmt.Fprintf(a.stdout, "  [%d/%d] %s\n", t.people, len(people), personLine(r))
+	// The wiring's limiter paces the resets, the Okta lookups and what Okta says is left of
+	// its window, all in one queue per system.
+	ex := w.executor(log)
+	jobs := make([]reset.Job, len(people))
+	named := make([]reset.Target, len(people))
+	for i, who := range people {
+		jobs[i] = reset.Job{Who: who, Selection: sel}
+		named[i] = reset.Target{Login: who}
+	}
+	rec := a.openRecord(ctx, w.cfg, reset.Request{Target: reset.Target{DisplayName: fmt.Sprintf("%d people from %s", len(people), path)},
+		Targets: named, Reason: reason}, sel)
+	t := reset.NewTally(ex.Names())
+	fmt.Fprintf(a.stdout, "Signing out %d people (%d at a time, %s):\n", len(people), workers, w.paceLine())
+	ex.Batch(ctx, jobs, workers, w.directory.Find, nil, func(i int, r reset.Result) {
+		tally(t, r)
+		rec.person(ctx, named[i], r)
+		fmt.Fprintf(a.stdout, "  [%d/%d] %s\n", t.People, len(people), personLine(r))
 	})
-	fmt.Fprintf(a.stdout, "\n%d people × %d systems:\n", t.people, len(t.names))
-	t.print(a.stdout)
-	log.Info("batch reset finished", "audit", "finished", "people", t.people, "troubled", t.troubled)
-	if t.troubled > 0 {
-		fmt.Fprintf(a.stdout, "\nResult: %d of %d people need attention (%d provider outcomes failed or not asked)\n", t.troubled, t.people, t.failed())
+	fmt.Fprintf(a.stdout, "\n%d people × %d systems:\n", t.People, len(t.Names()))
+	printTally(a.stdout, t)
+	final := t.Final()
+	if t.Total(notResolved) > 0 && final == reset.Done {
+		final = reset.Partial
+	}
+	rec.finish(ctx, final)
+	log.Info("batch reset finished", "audit", "finished", "people", t.People, "troubled", t.Troubled)
+	if t.Troubled > 0 {
+		fmt.Fprintf(a.stdout, "\nResult: %d of %d people need attention (%d provider outcomes failed or not asked)\n", t.Troubled, t.People, failedOutcomes(t))
 		return exitFailed
 	}
 	fmt.Fprintln(a.stdout, "\nResult: done")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,5 +134,55 @@ func TestResetFileRefusesWhatItCannotDo(t *testing.T) {
 				t.Errorf("revokes reached the fakes: %v", got)
 			}
 		})
+	}
+}
+
+func TestResetFileIsOneRequestInTheAuditLog(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	path := writePeople(t, w.Alice.Email, w.Bob.Email, "nobody@example.com")
+	if r := runCLI(t, w, "reset", "--file", path, "--reason", "campaign 7"); r.code != exitFailed {
+		t.Fatalf("want exit 1 (one person is not in Okta):\n%s", r)
+	}
+	r := runCLI(t, w, "audit", "--json")
+	var events []struct {
+		RequestID string
+		Kind      string
+		Target    string
+		Reason    string
+		Detail    string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &events); err != nil {
+		t.Fatalf("audit --json: %v\n%s", err, r)
+	}
+	requests := map[string]bool{}
+	byKind := map[string][]string{}
+	for _, e := range events {
+		requests[e.RequestID] = true
+		byKind[e.Kind] = append(byKind[e.Kind], e.Target+" "+e.Detail)
+	}
+	if len(requests) != 1 || len(byKind["requested"]) != 1 || len(byKind["approved"]) != 1 || len(byKind["finished"]) != 1 {
+		t.Errorf("want one request with one requested, approved and finished event; got %d requests, %v", len(requests), byKind)
+	}
+	if got := byKind["requested"]; len(got) == 1 && !strings.Contains(got[0], "3 people") {
+		t.Errorf("the request is named %q, want it to say 3 people", got[0])
+	}
+	// 2 people found × 4 systems, and one line for the person Okta does not know.
+	if got := len(byKind["outcome"]); got != 2*4+1 {
+		t.Errorf("%d outcome events, want 9:\n%s", got, strings.Join(byKind["outcome"], "\n"))
+	}
+	outcomes := strings.Join(byKind["outcome"], "\n")
+	for _, want := range []string{w.Bob.Email + " zoom: no account", w.Alice.Email + " zoom: revoked", "nobody@example.com not resolved in okta"} {
+		if !strings.Contains(outcomes, want) {
+			t.Errorf("outcome events lack %q:\n%s", want, outcomes)
+		}
+	}
+	if got := byKind["finished"]; len(got) == 1 && !strings.HasSuffix(got[0], "partial") {
+		t.Errorf("finished %q, want partial", got[0])
+	}
+	// One person's story is found by their address.
+	bob := runCLI(t, w, "audit", "--target", w.Bob.Email)
+	if !strings.Contains(bob.stdout, "zoom: no account") || strings.Contains(bob.stdout, "nobody@example.com") {
+		t.Errorf("audit --target %s:\n%s", w.Bob.Email, bob)
 	}
 }

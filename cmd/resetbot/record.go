@@ -28,7 +28,9 @@ type record struct {
 	warn  func(format string, args ...any)
 }
 
-func (a *app) openRecord(ctx context.Context, cfg config.Config, t reset.Target, reason string, sel reset.Selection) *record {
+// openRecord stores req (its Target or Targets and Reason set by the caller) as a request the
+// operator made and approved.
+func (a *app) openRecord(ctx context.Context, cfg config.Config, req reset.Request, sel reset.Selection) *record {
 	warn := func(format string, args ...any) {
 		fmt.Fprintf(a.stderr, "resetbot reset: warning: "+format+"\n", args...)
 	}
@@ -39,10 +41,9 @@ func (a *app) openRecord(ctx context.Context, cfg config.Config, t reset.Target,
 	}
 	actor := reset.Actor{Name: "cli:" + operator()}
 	now := time.Now()
-	req := reset.Request{
-		ID: randomID(), Target: t, Reason: reason, Requester: actor, Source: "cli", State: reset.Pending,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Minute),
-	}
+	req.ID, req.Requester, req.Source, req.State = randomID(), actor, "cli", reset.Pending
+	req.CreatedAt, req.UpdatedAt, req.ExpiresAt = now, now, now.Add(time.Minute)
+	reason := req.Reason
 	for name := range sel {
 		req.Providers = append(req.Providers, name)
 	}
@@ -71,11 +72,29 @@ func (r *record) outcome(ctx context.Context, o reset.Outcome) {
 	if err := r.st.RecordOutcome(ctx, r.req.ID, o); err != nil {
 		r.warn("audit log: %v", err)
 	}
-	detail := o.Provider + ": " + string(o.Status)
-	if o.Detail != "" {
-		detail += " — " + o.Detail
+	r.append(ctx, store.KindOutcome, "", o.Provider+": "+string(o.Status)+detailOf(o))
+}
+
+// person records how one person of a batch ended, under named, the person as the request
+// stored them.
+func (r *record) person(ctx context.Context, named reset.Target, res reset.Result) {
+	if r == nil {
+		return
 	}
-	r.append(ctx, store.KindOutcome, "", detail)
+	who := named.Login
+	if res.Target.Login != "" {
+		who = res.Target.Login
+	}
+	if res.Err != nil {
+		r.event(ctx, store.KindOutcome, who, "", "not resolved in okta — "+res.Err.Error())
+		return
+	}
+	for _, o := range res.Outcomes {
+		if err := r.st.RecordPersonOutcome(ctx, r.req.ID, named.Key(), o); err != nil {
+			r.warn("audit log: %v", err)
+		}
+		r.event(ctx, store.KindOutcome, who, "", o.Provider+": "+string(o.Status)+detailOf(o))
+	}
 }
 
 func (r *record) finish(ctx context.Context, final reset.Final) {
@@ -90,11 +109,26 @@ func (r *record) finish(ctx context.Context, final reset.Final) {
 }
 
 func (r *record) append(ctx context.Context, kind, reason, detail string) {
+	target := r.req.Target.Login
+	if target == "" {
+		target = r.req.Target.String() // a batch: "40 people from users.txt"
+	}
+	r.event(ctx, kind, target, reason, detail)
+}
+
+func (r *record) event(ctx context.Context, kind, target, reason, detail string) {
 	err := r.st.Append(ctx, store.Event{At: time.Now(), RequestID: r.req.ID, Kind: kind, Actor: r.actor,
-		Target: r.req.Target.Login, Reason: reason, Detail: detail})
+		Target: target, Reason: reason, Detail: detail})
 	if err != nil {
 		r.warn("audit log: %v", err)
 	}
+}
+
+func detailOf(o reset.Outcome) string {
+	if o.Detail == "" {
+		return ""
+	}
+	return " — " + o.Detail
 }
 
 // operator names who ran the command, for the audit log.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/resetbot/resetbot/internal/fake/world"
 	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
 	"github.com/resetbot/resetbot/internal/store/storetest"
 )
 
@@ -177,5 +178,55 @@ func TestShutdownReleasesTheLeaseOfAnUnfinishedReset(t *testing.T) {
 	sum := e.summary(card)
 	if !strings.Contains(sum, "resumed after interruption") || !strings.Contains(sum, "*zoom*: revoked") {
 		t.Errorf("summary after the hand-over:\n%s", sum)
+	}
+}
+
+func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
+	t.Parallel()
+	e := startE2Eless(t, nil)
+	e.opt.lease = time.Hour // only a release, never a lapse, can hand this over
+	financeGroup(e, 4)      // 6 people
+	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
+	first := e.startReplica("first")
+	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.st = first
+	e.st.command(e.w.Rita, "group:Finance phishing wave")
+	card := e.card(1)
+	e.st.click(e.w.Sam, card, "approve")
+	// Wait until everyone is signed out of the three quick systems and stuck in Zoom.
+	for e.w.Zoom.Count("revoke") < 6 || e.w.Microsoft.Count("revoke") < 6 || e.w.Google.Count("revoke") < 6 || e.w.Okta.Count("revoke") < 6 {
+		select {
+		case <-e.ctx.Done():
+			t.Fatalf("the batch never reached every system: %v", e.revokes())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := first.Stop(); err != nil { // waits out the grace, then releases
+		t.Fatal(err)
+	}
+	e.w.Zoom.SetLatency("revoke", 0)
+	e.st = e.startReplica("second")
+	sum := e.summary(card)
+	for _, want := range []string{"Result: done* for 6 people", "resumed after interruption", "*okta*: 6 revoked", "*zoom*: 5 revoked, 1 no account"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary after the hand-over lacks %q:\n%s", want, sum)
+		}
+	}
+	// Only Zoom ran again: 6 interrupted calls and 6 new ones; nobody was signed out of the
+	// other systems twice.
+	if got := e.revokes(); got["okta"] != 6 || got["google"] != 6 || got["microsoft"] != 6 || got["zoom"] != 12 {
+		t.Errorf("revokes = %v; want 6 at okta, google, microsoft and 12 at zoom", got)
+	}
+	events := e.audit(requestID(card))
+	outcomes := 0
+	for _, ev := range events {
+		if ev.Kind == store.KindOutcome {
+			outcomes++
+		}
+	}
+	if outcomes != 6*4 || !strings.Contains(kinds(events), "taken_over") {
+		t.Errorf("audit: %d outcomes (want 24: the interrupted Zoom calls are not outcomes), kinds %s", outcomes, kinds(events))
 	}
 }

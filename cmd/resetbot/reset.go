@@ -36,7 +36,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	verbose := fs.Bool("verbose", false, "log every decision and retry to stderr")
 	file := fs.String("file", "", "reset everyone listed in this file, one per line (# comments and blank lines skipped)")
 	workers := fs.Int("concurrency", 16, "with --file: how many people are signed out at once")
-	rate := fs.Float64("rate", 10, "with --file: requests per second to start each system at (lowered on 429)")
+	rate := fs.Float64("rate", 0, "with --file: requests per second to start every system at, instead of RESETBOT_RATE_* (lowered on 429)")
 	if code, ok := a.parse(fs, reorder(fs, args)); !ok {
 		return code
 	}
@@ -94,7 +94,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	if !*asJSON {
 		fmt.Fprintln(a.stdout, "\nSigning out:")
 	}
-	rec := a.openRecord(ctx, w.cfg, target, *reason, sel)
+	rec := a.openRecord(ctx, w.cfg, reset.Request{Target: target, Reason: *reason}, sel)
 	got := map[string]reset.Outcome{}
 	for o := range ex.Run(ctx, target, sel) {
 		got[o.Provider] = o
@@ -122,9 +122,25 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// resetBatch wires the systems and hands over to resetFile.
+// resetBatch wires the systems, paced as --rate and --concurrency say, and hands over to
+// resetFile.
 func (a *app) resetBatch(ctx context.Context, file, only, reason string, workers int, rate float64, verbose bool) int {
-	w, err := a.wireFor(ctx, config.Need{})
+	if workers < 1 || rate < 0 {
+		fmt.Fprintln(a.stderr, "resetbot reset: --concurrency and --rate must be positive")
+		return exitUsage
+	}
+	cfg, err := a.configure(config.Need{})
+	if err != nil {
+		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
+		return exitUsage
+	}
+	cfg.Pace.Concurrency = workers
+	if rate > 0 {
+		for name := range cfg.Pace.Rates {
+			cfg.Pace.Rates[name] = rate
+		}
+	}
+	w, err := a.wire(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
@@ -134,7 +150,7 @@ func (a *app) resetBatch(ctx context.Context, file, only, reason string, workers
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
 	}
-	return a.resetFile(ctx, w, sel, file, reason, workers, rate, verbose)
+	return a.resetFile(ctx, w, sel, file, reason, workers, verbose)
 }
 
 // selection turns --providers into an executor selection, refusing names it does not know.

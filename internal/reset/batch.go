@@ -27,12 +27,14 @@ type Result struct {
 type Finder func(ctx context.Context, who string) (Target, error)
 
 // Batch signs every job's person out, workers people at a time, and calls each with a job's
-// index and result as that person finishes, one call at a time. A job without a Target is
+// index and result as that person finishes, one call at a time. When heard is not nil it is
+// called with every system's outcome as it arrives, from the workers at once, so a caller
+// can keep what is final before the person's slowest system answers. A job without a Target is
 // first found with find. The executor's limiter paces each system, so workers only bounds
 // how many people are under way at once. One person's or one system's failure never stops the
 // others; when ctx ends, the people not yet finished end as failed, so every job is reported
 // exactly once.
-func (e *Executor) Batch(ctx context.Context, jobs []Job, workers int, find Finder, each func(i int, r Result)) {
+func (e *Executor) Batch(ctx context.Context, jobs []Job, workers int, find Finder, heard func(i int, o Outcome), each func(i int, r Result)) {
 	if len(jobs) == 0 {
 		return
 	}
@@ -54,7 +56,14 @@ func (e *Executor) Batch(ctx context.Context, jobs []Job, workers int, find Find
 					}
 				}
 				if r.Err == nil {
-					r.Outcomes = e.RunAll(ctx, r.Target, r.Selection)
+					got := map[string]Outcome{}
+					for o := range e.Run(ctx, r.Target, r.Selection) {
+						got[o.Provider] = o
+						if heard != nil {
+							heard(i, o)
+						}
+					}
+					r.Outcomes = e.ordered(got)
 				}
 				mu.Lock()
 				each(i, r)

@@ -51,7 +51,7 @@ func TestBatchReportsEveryoneOnceAndCountsAddUp(t *testing.T) {
 		reset.WithSkipped("google", "not configured"))
 	tally := reset.NewTally(ex.Names())
 	reported := map[int]int{}
-	ex.Batch(context.Background(), jobs, 8, nil, func(i int, r reset.Result) {
+	ex.Batch(context.Background(), jobs, 8, nil, nil, func(i int, r reset.Result) {
 		reported[i]++
 		tally.Add(r.Outcomes)
 	})
@@ -95,7 +95,7 @@ func TestBatchEndsTheRestAsFailedWhenCancelled(t *testing.T) {
 		jobs[i].Target = reset.Target{OktaID: fmt.Sprint(i), Login: fmt.Sprint(i)}
 	}
 	tally := reset.NewTally(ex.Names())
-	ex.Batch(ctx, jobs, 1, nil, func(i int, r reset.Result) {
+	ex.Batch(ctx, jobs, 1, nil, nil, func(i int, r reset.Result) {
 		tally.Add(r.Outcomes)
 		if i == 4 {
 			cancel()

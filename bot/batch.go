@@ -1,0 +1,499 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/slack-go/slack"
+
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
+)
+
+// maxPeople bounds one batch, groups expanded: beyond it the command line (`reset --file`)
+// is the better tool, and a card must stay approvable at a glance.
+const maxPeople = 1000
+
+// requestBatch is request for several people or a group: everyone is found in Okta and
+// their accounts counted before the one card is posted. Anyone who cannot be found stops the
+// whole request, privately and before anything is posted: a responder fixes the list rather
+// than approving a batch that silently misses someone.
+func (b *Bot) requestBatch(ctx context.Context, cmd slack.SlashCommand, parsed command, requester reset.Actor, reply func(context.Context, string)) {
+	named := make([]string, len(parsed.people))
+	for i, w := range parsed.people {
+		named[i] = w.display()
+	}
+	refuse := func(code, msg string) {
+		b.audit(ctx, store.Event{Kind: store.KindRefused, Actor: requester, Target: truncate(strings.Join(named, ", "), 500), Reason: parsed.reason, Detail: "targets: " + code})
+		b.log.Info("batch refused", "audit", "refused", "code", code, "requester", requester.String())
+		reply(ctx, msg)
+	}
+	targets, missing, err := b.resolveAll(ctx, parsed.people)
+	switch {
+	case err != nil:
+		b.log.Error("okta lookup of batch", "error", err.Error())
+		refuse("okta_error", "I could not reach Okta to look everyone up; nothing was posted or changed. Try again in a minute.")
+		return
+	case len(missing) > 0:
+		refuse("not_found", fmt.Sprintf("I could not find %d of the %d names in Okta: %s. Fix or remove them and ask again; nothing was posted.",
+			len(missing), len(parsed.people), escape(truncate(strings.Join(missing, ", "), 1500))))
+		return
+	case len(targets) == 0:
+		refuse("empty", "Those groups have nobody in them; nothing was posted.")
+		return
+	case len(targets) > maxPeople:
+		refuse("too_many", fmt.Sprintf("That is %d people; one request takes at most %d. Split it, or run `resetbot reset --file` from the command line.", len(targets), maxPeople))
+		return
+	}
+
+	reply(ctx, fmt.Sprintf(":mag: Found %d people; checking where they have accounts…", len(targets)))
+	now := b.now()
+	req := reset.Request{
+		ID:        newID(),
+		Target:    reset.Target{DisplayName: fmt.Sprintf("%d people", len(targets))},
+		Targets:   targets,
+		Reason:    parsed.reason,
+		Requester: requester,
+		Source:    "slack",
+		Channel:   cmd.ChannelID,
+		Plan:      b.planAll(ctx, targets),
+		State:     reset.Pending,
+		CreatedAt: now,
+		UpdatedAt: now,
+		ExpiresAt: b.now().Add(b.cfg.TTL),
+	}
+	if err := b.cfg.Store.Create(ctx, req); err != nil {
+		b.log.Error("store batch request", "error", err.Error())
+		reply(ctx, "I could not save the request, so nothing was started. Try again; if it keeps failing, tell whoever runs resetbot.")
+		return
+	}
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindRequested, Actor: requester, Target: req.Target.String(), Reason: req.Reason,
+		Detail: truncate("named: "+strings.Join(named, ", "), 2000)})
+	b.log.Info("batch request created", "audit", "requested", "request", req.ID, "requester", requester.String(), "people", len(targets))
+	b.postCard(ctx, req, reply)
+}
+
+// resolveAll finds everyone named, groups expanded, without repeats. missing lists the names
+// Okta does not know; err is set when Okta could not be asked at all.
+func (b *Bot) resolveAll(ctx context.Context, people []who) (targets []reset.Target, missing []string, err error) {
+	found := make([][]reset.Target, len(people))
+	errs := make([]error, len(people))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 8)
+	for i, w := range people {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if w.group != "" {
+				found[i], errs[i] = b.cfg.Directory.GroupMembers(ctx, w.group)
+				return
+			}
+			t, err := b.lookup(ctx, w)
+			found[i], errs[i] = []reset.Target{t}, err
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, w := range people {
+		switch {
+		case errs[i] == nil:
+		case isNotFound(errs[i]):
+			missing = append(missing, w.display())
+			continue
+		default:
+			return nil, nil, errs[i]
+		}
+		for _, t := range found[i] {
+			if !seen[t.Key()] {
+				seen[t.Key()] = true
+				targets = append(targets, t)
+			}
+		}
+	}
+	return targets, missing, nil
+}
+
+// planAll asks where each person has accounts, a few people at a time; the executor's limiter
+// keeps the lookups under each system's rate limit.
+func (b *Bot) planAll(ctx context.Context, targets []reset.Target) []reset.PlanEntry {
+	plans := make([][]reset.PlanEntry, len(targets))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, b.cfg.BatchWorkers)
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			plans[i] = b.cfg.Executor.Plan(ctx, t)
+		}()
+	}
+	wg.Wait()
+	return reset.MergePlans(plans)
+}
+
+// executeBatch runs an approved batch to its end: everyone through the executor, paced per
+// system, each person's outcomes stored as they finish, the card's progress updated every
+// few seconds, and one summary in the thread. People whose every system already answered (a
+// batch taken over from a dead replica) are not run again.
+func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) {
+	names := b.cfg.Executor.Names()
+	done, err := b.cfg.Store.PersonOutcomes(ctx, req.ID)
+	if err != nil {
+		b.log.Error("load outcomes of batch", "request", req.ID, "error", err.Error())
+	}
+	prog := newProgress(names, len(req.Targets))
+	var jobs []reset.Job
+	for _, t := range req.Targets {
+		had := done[t.Key()]
+		sel, left := remaining(names, req.Selection(), had)
+		if !left {
+			prog.add(t, had)
+			continue
+		}
+		jobs = append(jobs, reset.Job{Target: t, Selection: sel})
+	}
+
+	runCtx, stop := b.leased(ctx, req.ID)
+	defer stop()
+	b.updateCard(ctx, card{req: req, names: names, note: note, progress: prog.snapshot()})
+	ticker := newTicker(b.cfg.ProgressEvery)
+	defer ticker.Stop()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		// Each system's answer is kept as it comes, so a replica that takes over redoes only
+		// what had not answered; the progress counts a person once all their systems have.
+		record := func(i int, o reset.Outcome) {
+			if runCtx.Err() != nil {
+				return // interrupted: this "failure" is ours; whoever takes over runs it again
+			}
+			t := jobs[i].Target
+			if answered(done[t.Key()], o.Provider) {
+				return // final from the replica that started it; this run reports it deselected
+			}
+			if err := b.cfg.Store.RecordPersonOutcome(ctx, req.ID, t.Key(), o); err != nil {
+				b.log.Error("record outcome", "request", req.ID, "person", t.Login, "provider", o.Provider, "error", err.Error())
+			}
+			b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindOutcome, Actor: req.Approver, Target: t.Login,
+				Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
+		}
+		b.cfg.Executor.Batch(runCtx, jobs, b.cfg.BatchWorkers, nil, record, func(i int, r reset.Result) {
+			if runCtx.Err() == nil {
+				t := jobs[i].Target
+				all := slices.Clone(done[t.Key()])
+				for _, o := range r.Outcomes {
+					if !answered(done[t.Key()], o.Provider) {
+						all = append(all, o)
+					}
+				}
+				prog.add(t, all)
+			}
+		})
+	}()
+	shown := -1
+	for waiting := true; waiting; {
+		select {
+		case <-finished:
+			waiting = false
+		case <-ticker.C:
+			if n := prog.count(); n != shown {
+				shown = n
+				b.updateCard(ctx, card{req: req, names: names, note: note, progress: prog.snapshot()})
+			}
+		}
+	}
+	if !stop() {
+		return
+	}
+
+	result := prog.snapshot()
+	final := result.tally.Final()
+	if err := b.cfg.Store.Finish(ctx, req.ID, b.cfg.Replica, reset.State(final), b.now()); err != nil {
+		b.log.Error("finish request", "request", req.ID, "error", err.Error())
+		if errors.Is(err, store.ErrLeaseLost) {
+			return
+		}
+	}
+	req.State = reset.State(final)
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindFinished, Actor: req.Approver, Target: req.Target.String(),
+		Detail: string(final) + ": " + result.countsLine()})
+	b.log.Info("batch finished", "audit", "finished", "request", req.ID, "result", string(final), "people", result.tally.People, "troubled", result.tally.Troubled)
+	if b.cfg.Hooks.Finished != nil {
+		b.cfg.Hooks.Finished(final, result.all)
+	}
+	if req.MessageTS != "" {
+		for _, text := range batchSummary(req, result, final, note) {
+			if _, _, err := b.cfg.Slack.PostMessageContext(ctx, req.Channel, slack.MsgOptionTS(req.MessageTS), slack.MsgOptionText(text, false)); err != nil {
+				b.log.Error("post summary", "request", req.ID, "error", err.Error())
+				break
+			}
+		}
+	}
+	b.updateCard(ctx, card{req: req, names: names, note: note, progress: result})
+}
+
+// remaining is the selection still to run for a person who already has outcomes had, and
+// whether anything is left to run.
+func remaining(names []string, sel reset.Selection, had []reset.Outcome) (reset.Selection, bool) {
+	if len(had) == 0 {
+		return sel, true
+	}
+	left := reset.Selection{}
+	for _, n := range names {
+		if sel != nil && !sel[n] {
+			continue
+		}
+		if !answered(had, n) {
+			left[n] = true
+		}
+	}
+	return left, len(left) > 0
+}
+
+// answered reports whether system has an outcome among had.
+func answered(had []reset.Outcome, system string) bool {
+	return slices.ContainsFunc(had, func(o reset.Outcome) bool { return o.Provider == system })
+}
+
+// progress collects a batch's results as they arrive; it is shared by the workers and the
+// card updater, so every access holds mu.
+type progress struct {
+	mu       sync.Mutex
+	names    []string
+	total    int
+	tally    *reset.Tally
+	failures []failure
+	all      []reset.Outcome
+}
+
+// failure is one system's failure for one person, as the summary lists it; detail is the
+// system's words with the person's own names taken out, so the same error for many people
+// reads as one.
+type failure struct {
+	who     string
+	detail  string
+	outcome reset.Outcome
+}
+
+// impersonal takes t's identifiers out of a provider's error text.
+func impersonal(detail string, t reset.Target) string {
+	for _, id := range []string{t.Email, t.Login, t.OktaID} {
+		if id != "" {
+			detail = strings.ReplaceAll(detail, id, "…")
+		}
+	}
+	return detail
+}
+
+func newProgress(names []string, total int) *progress {
+	return &progress{names: names, total: total, tally: reset.NewTally(names)}
+}
+
+func (p *progress) add(t reset.Target, outcomes []reset.Outcome) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tally.Add(outcomes)
+	p.all = append(p.all, outcomes...)
+	for _, o := range outcomes {
+		if o.Status == reset.Failed {
+			p.failures = append(p.failures, failure{who: shortName(t), detail: impersonal(o.Detail, t), outcome: o})
+		}
+	}
+}
+
+func (p *progress) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tally.People
+}
+
+// batchView is a copy of the progress at one moment, for rendering.
+type batchView struct {
+	total    int
+	tally    *reset.Tally
+	failures []failure
+	all      []reset.Outcome
+}
+
+func (p *progress) snapshot() *batchView {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return &batchView{total: p.total, tally: p.tally.Clone(), failures: slices.Clone(p.failures), all: slices.Clone(p.all)}
+}
+
+// countsLine is the batch's counts on one line, for the audit log.
+func (v *batchView) countsLine() string {
+	var parts []string
+	for _, n := range v.tally.Names() {
+		parts = append(parts, n+" "+countWords(v.tally, n))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// countWords is one system's counts in outcome words: "38 revoked, 1 no account, 1 failed".
+func countWords(t *reset.Tally, system string) string {
+	var parts []string
+	for _, s := range []reset.Status{reset.Revoked, reset.NoAccount, reset.Failed, reset.Skipped} {
+		if n := t.Count(system, s); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// summaryChunk keeps each thread message well under Slack's limits and readable on a phone.
+const summaryChunk = 3500
+
+// batchSummary is the thread reply for a batch: the result, counts per system, then every
+// failure grouped by system and error, each person named. A long failure list goes on in
+// further messages; where to find every person's outcome closes it.
+func batchSummary(r reset.Request, v *batchView, final reset.Final, note string) []string {
+	var head strings.Builder
+	fmt.Fprintf(&head, "*Result: %s* for %d people", final, v.tally.People)
+	if note != "" {
+		fmt.Fprintf(&head, " (%s)", escape(note))
+	}
+	head.WriteString("\n")
+	for _, n := range v.tally.Names() {
+		icon := outcomeIcon(reset.Revoked)
+		if v.tally.Count(n, reset.Failed) > 0 {
+			icon = outcomeIcon(reset.Failed)
+		} else if v.tally.Count(n, reset.Revoked) == 0 {
+			icon = outcomeIcon(reset.Skipped)
+		}
+		fmt.Fprintf(&head, "%s *%s*: %s\n", icon, n, countWords(v.tally, n))
+	}
+	lines := []string{strings.TrimSpace(head.String())}
+	if len(v.failures) > 0 {
+		lines = append(lines, fmt.Sprintf("*Failures (%d)*", len(v.failures)))
+		lines = append(lines, failureLines(v.failures)...)
+	}
+	lines = append(lines, fmt.Sprintf("Every person's outcome: `resetbot audit --request %s`", r.ID))
+	return chunk(lines, summaryChunk)
+}
+
+// failureLines groups failures by system and error text, so one broken system reads as one
+// line listing whom it failed for, not hundreds of identical lines.
+func failureLines(fs []failure) []string {
+	type key struct{ provider, detail string }
+	var order []key
+	who := map[key][]string{}
+	retry := map[key]bool{}
+	for _, f := range fs {
+		k := key{f.outcome.Provider, f.detail}
+		if _, ok := who[k]; !ok {
+			order = append(order, k)
+		}
+		who[k] = append(who[k], f.who)
+		retry[k] = f.outcome.Retryable
+	}
+	var lines []string
+	for _, k := range order {
+		hint := "retrying will not help"
+		if retry[k] {
+			hint = "retrying may help"
+		}
+		people := who[k]
+		slices.Sort(people)
+		lines = append(lines, fmt.Sprintf(":x: *%s* failed for %d — %s _(%s)_:", k.provider, len(people), escape(truncate(orDash(k.detail), 300)), hint))
+		lines = append(lines, nameLines(people, 1000)...)
+	}
+	return lines
+}
+
+// shortName is how a failure list names a person: their address, which is what a responder
+// searches for next.
+func shortName(t reset.Target) string {
+	if t.Email != "" {
+		return t.Email
+	}
+	return t.String()
+}
+
+// nameLines lists names comma separated, in lines of at most about size characters, so a
+// long list is never cut by the summary's message limit.
+func nameLines(names []string, size int) []string {
+	var lines []string
+	var cur strings.Builder
+	for _, n := range names {
+		n = escape(n)
+		if cur.Len() > 0 && cur.Len()+2+len(n) > size {
+			lines = append(lines, ">"+cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteString(", ")
+		}
+		cur.WriteString(n)
+	}
+	if cur.Len() > 0 {
+		lines = append(lines, ">"+cur.String())
+	}
+	return lines
+}
+
+// chunk joins lines into messages of at most size characters, never splitting a line.
+func chunk(lines []string, size int) []string {
+	var out []string
+	var cur strings.Builder
+	for _, l := range lines {
+		l = truncate(l, size)
+		if cur.Len() > 0 && cur.Len()+1+len(l) > size {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteString("\n")
+		}
+		cur.WriteString(l)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// leased renews a running request's lease until stop is called, and ends the returned
+// context early if another replica took the request over, so two replicas never report the
+// same request. stop reports whether this replica may still finish the request: the lease
+// was held throughout and ctx has not ended. It may be called more than once.
+func (b *Bot) leased(ctx context.Context, id string) (context.Context, func() bool) {
+	runCtx, cancel := context.WithCancel(ctx)
+	lost := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.holdLease(runCtx, id, cancel, lost)
+	}()
+	var once sync.Once
+	held := true
+	return runCtx, func() bool {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			select {
+			case <-lost:
+				held = false
+				b.log.Warn("lease lost while running; another replica finishes this request", "audit", "lease_lost", "request", id)
+				return
+			default:
+			}
+			if ctx.Err() != nil {
+				held = false
+				b.log.Warn("stopped before the reset finished; its lease is released for another replica", "audit", "interrupted", "request", id)
+			}
+		})
+		return held
+	}
+}
