@@ -153,6 +153,9 @@ func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) 
 	for _, t := range req.Targets {
 		had := done[t.Key()]
 		sel, left := remaining(names, req.Selection(), had)
+		for _, o := range had {
+			prog.heard(o)
+		}
 		if !left {
 			prog.add(t, had)
 			continue
@@ -183,6 +186,7 @@ func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) 
 			}
 			b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindOutcome, Actor: req.Approver, Target: t.Login,
 				Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
+			prog.heard(o)
 		}
 		b.cfg.Executor.Batch(runCtx, jobs, b.cfg.BatchWorkers, nil, record, func(i int, r reset.Result) {
 			if runCtx.Err() == nil {
@@ -263,11 +267,13 @@ func answered(had []reset.Outcome, system string) bool {
 }
 
 // progress collects a batch's results as they arrive; it is shared by the workers and the
-// card updater, so every access holds mu.
+// card updater, so every access holds mu. live counts every system's answers as they come,
+// for the card; tally counts people once all their systems answered, for the summary.
 type progress struct {
 	mu       sync.Mutex
 	names    []string
 	total    int
+	live     *reset.Tally
 	tally    *reset.Tally
 	failures []failure
 	all      []reset.Outcome
@@ -293,7 +299,14 @@ func impersonal(detail string, t reset.Target) string {
 }
 
 func newProgress(names []string, total int) *progress {
-	return &progress{names: names, total: total, tally: reset.NewTally(names)}
+	return &progress{names: names, total: total, tally: reset.NewTally(names), live: reset.NewTally(names)}
+}
+
+// heard counts one system's answer for the card.
+func (p *progress) heard(o reset.Outcome) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.live.AddOne(o)
 }
 
 func (p *progress) add(t reset.Target, outcomes []reset.Outcome) {
@@ -317,6 +330,7 @@ func (p *progress) count() int {
 // batchView is a copy of the progress at one moment, for rendering.
 type batchView struct {
 	total    int
+	live     *reset.Tally
 	tally    *reset.Tally
 	failures []failure
 	all      []reset.Outcome
@@ -325,7 +339,7 @@ type batchView struct {
 func (p *progress) snapshot() *batchView {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return &batchView{total: p.total, tally: p.tally.Clone(), failures: slices.Clone(p.failures), all: slices.Clone(p.all)}
+	return &batchView{total: p.total, live: p.live.Clone(), tally: p.tally.Clone(), failures: slices.Clone(p.failures), all: slices.Clone(p.all)}
 }
 
 // countsLine is the batch's counts on one line, for the audit log.
@@ -378,7 +392,7 @@ func batchSummary(r reset.Request, v *batchView, final reset.Final, note string)
 		lines = append(lines, fmt.Sprintf("*Failures (%d)*", len(v.failures)))
 		lines = append(lines, failureLines(v.failures)...)
 	}
-	lines = append(lines, fmt.Sprintf("Every person's outcome: `resetbot audit --request %s`", r.ID))
+	lines = append(lines, fmt.Sprintf("Every person's outcome, as a spreadsheet: `resetbot audit --request %s --csv > outcomes.csv`", r.ID))
 	return chunk(lines, summaryChunk)
 }
 

@@ -175,8 +175,8 @@ func (c card) batchProgressLines() string {
 		icon = ":checkered_flag:"
 	}
 	fmt.Fprintf(&b, "%s %d of %d people done\n", icon, v.tally.People, v.total)
-	for _, n := range v.tally.Names() {
-		fmt.Fprintf(&b, "*%s*: %s\n", n, countWords(v.tally, n))
+	for _, n := range v.live.Names() {
+		fmt.Fprintf(&b, "*%s*: %s\n", n, countWords(v.live, n))
 	}
 	return strings.TrimSpace(b.String())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -14,13 +15,18 @@ import (
 // audit prints the audit log: who asked, who was refused and why, who approved, what each
 // system said, and who took over an interrupted reset.
 func (a *app) audit(ctx context.Context, args []string) int {
-	fs := a.flags("audit", "audit [--since 24h] [--target WHO] [--request ID] [--json]")
+	fs := a.flags("audit", "audit [--since 24h] [--target WHO] [--request ID] [--json | --csv]")
 	since := fs.Duration("since", 24*time.Hour, "how far back to look")
 	target := fs.String("target", "", "only events about this person (email, Okta login or Okta id)")
 	request := fs.String("request", "", "only events of this request id")
 	asJSON := fs.Bool("json", false, "print JSON")
+	asCSV := fs.Bool("csv", false, "print CSV, one row per event: a batch's per-person outcomes for a spreadsheet")
 	if code, ok := a.parse(fs, reorder(fs, args)); !ok {
 		return code
+	}
+	if *asJSON && *asCSV {
+		fmt.Fprintln(a.stderr, "resetbot audit: choose --json or --csv, not both")
+		return exitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(a.stderr, "resetbot audit: unexpected argument %q: to see one person's events, use --target %s\n", fs.Arg(0), fs.Arg(0))
@@ -53,6 +59,9 @@ func (a *app) audit(ctx context.Context, args []string) int {
 		}
 		return a.printJSON(events)
 	}
+	if *asCSV {
+		return a.printCSV(events)
+	}
 	if len(events) == 0 {
 		fmt.Fprintln(a.stdout, "No audit events match.")
 		return exitOK
@@ -77,6 +86,28 @@ func printAudit(a *app, events []store.Event) {
 			orDash(e.Actor.String()), orDash(e.Target), oneLine(detail))
 	}
 	_ = tw.Flush()
+}
+
+// printCSV writes events as CSV with a header row; cells a spreadsheet would run as a
+// formula (a provider's error text could start with = or @) are prefixed with a quote.
+func (a *app) printCSV(events []store.Event) int {
+	w := csv.NewWriter(a.stdout)
+	_ = w.Write([]string{"time_utc", "request", "event", "actor", "target", "reason", "detail"})
+	for _, e := range events {
+		row := []string{e.At.UTC().Format(time.RFC3339), e.RequestID, e.Kind, e.Actor.String(), e.Target, e.Reason, oneLine(e.Detail)}
+		for i, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				row[i] = "'" + cell
+			}
+		}
+		_ = w.Write(row)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		fmt.Fprintf(a.stderr, "resetbot audit: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
 }
 
 func orDash(s string) string {

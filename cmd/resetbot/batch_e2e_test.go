@@ -72,7 +72,7 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 		"*Failures (8)*",
 		"*zoom* failed for 7 — revoke zoom sessions for …: Invalid access token, does not contain scopes",
 		"*microsoft* failed for 1",
-		"resetbot audit --request " + requestID(card),
+		"resetbot audit --request " + requestID(card) + " --csv",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary lacks %q:\n%s", want, text)

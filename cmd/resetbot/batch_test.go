@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -179,6 +180,28 @@ func TestResetFileIsOneRequestInTheAuditLog(t *testing.T) {
 	}
 	if got := byKind["finished"]; len(got) == 1 && !strings.HasSuffix(got[0], "partial") {
 		t.Errorf("finished %q, want partial", got[0])
+	}
+	// The whole batch as a spreadsheet: a header and one row per event, every outcome there.
+	var id string
+	for r := range requests {
+		id = r
+	}
+	csvOut := runCLI(t, w, "audit", "--request", id, "--csv")
+	rows, err := csv.NewReader(strings.NewReader(csvOut.stdout)).ReadAll()
+	if err != nil || csvOut.code != exitOK {
+		t.Fatalf("audit --csv: %v\n%s", err, csvOut)
+	}
+	if len(rows) != 1+len(events) || strings.Join(rows[0], ",") != "time_utc,request,event,actor,target,reason,detail" {
+		t.Errorf("csv has %d rows (want a header and %d events), header %v", len(rows), len(events), rows[0])
+	}
+	zoomRows := 0
+	for _, row := range rows[1:] {
+		if row[2] == "outcome" && strings.HasPrefix(row[6], "zoom: ") {
+			zoomRows++
+		}
+	}
+	if zoomRows != 2 {
+		t.Errorf("csv has %d zoom outcome rows, want one per person found (2):\n%s", zoomRows, csvOut.stdout)
 	}
 	// One person's story is found by their address.
 	bob := runCLI(t, w, "audit", "--target", w.Bob.Email)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
 	"github.com/resetbot/resetbot/internal/fake/world"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
@@ -185,7 +186,8 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 	t.Parallel()
 	e := startE2Eless(t, nil)
 	e.opt.lease = time.Hour // only a release, never a lapse, can hand this over
-	financeGroup(e, 4)      // 6 people
+	e.opt.progress = 50 * time.Millisecond
+	financeGroup(e, 4) // 6 people
 	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
 	first := e.startReplica("first")
 	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
@@ -202,6 +204,15 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 			t.Fatalf("the batch never reached every system: %v", e.revokes())
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	// The card shows each system's answers while Zoom keeps everyone under way.
+	var running string
+	if err := e.w.Slack.WaitFor(e.ctx, func(sn slackfake.Snapshot) bool {
+		m, _ := sn.Message(card.Channel, card.TS)
+		running = string(m.Blocks)
+		return strings.Contains(running, "0 of 6 people done") && strings.Contains(running, "*microsoft*: 6 revoked")
+	}); err != nil {
+		t.Errorf("the running card never showed progress: %s", running)
 	}
 	if err := first.Stop(); err != nil { // waits out the grace, then releases
 		t.Fatal(err)

@@ -65,8 +65,10 @@ type botOptions struct {
 	replica string
 	sweep   time.Duration
 	lease   time.Duration
-	retry   *reset.RetryPolicy
-	now     func() time.Time
+	// progress is how often a running batch's card is updated; 0 is the bot's default.
+	progress time.Duration
+	retry    *reset.RetryPolicy
+	now      func() time.Time
 }
 
 // service is a wired bot and what the HTTP front needs of the process around it.
@@ -115,15 +117,16 @@ func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logg
 			ApproverGroups:      cfg.ApproverGroups,
 			RequirePeerApproval: cfg.RequirePeerApproval,
 		},
-		TTL:          cfg.RequestTTL,
-		AllowedTeams: cfg.AllowedTeams,
-		Replica:      opt.replica,
-		Lease:        opt.lease,
-		Sweep:        opt.sweep,
-		HTTPClient:   httpClient,
-		Logger:       logger,
-		Now:          opt.now,
-		Hooks:        bot.Hooks{Acked: m.Acked, Connected: m.Connected, Finished: m.Finished},
+		TTL:           cfg.RequestTTL,
+		AllowedTeams:  cfg.AllowedTeams,
+		Replica:       opt.replica,
+		Lease:         opt.lease,
+		Sweep:         opt.sweep,
+		ProgressEvery: opt.progress,
+		HTTPClient:    httpClient,
+		Logger:        logger,
+		Now:           opt.now,
+		Hooks:         bot.Hooks{Acked: m.Acked, Connected: m.Connected, Finished: m.Finished},
 	})
 	if err != nil {
 		_ = st.Close()

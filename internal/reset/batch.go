@@ -122,6 +122,14 @@ func (t *Tally) Add(outcomes []Outcome) {
 	}
 }
 
+// AddOne counts one system's answer for one person without counting the person, for
+// progress shown while people are still under way; counts then add up only at the end.
+func (t *Tally) AddOne(o Outcome) {
+	if c, ok := t.counts[o.Provider]; ok {
+		c[o.Status]++
+	}
+}
+
 // AddAll counts one person for whom every system ended in s, such as a person who could not
 // be found in Okta and so was asked of no system.
 func (t *Tally) AddAll(s Status, troubled bool) {
