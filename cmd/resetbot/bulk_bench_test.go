@@ -6,13 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/resetbot/resetbot/internal/config"
 	oktafake "github.com/resetbot/resetbot/internal/fake/okta"
 	"github.com/resetbot/resetbot/internal/fake/world"
-	"github.com/resetbot/resetbot/internal/pace"
 	"github.com/resetbot/resetbot/internal/reset"
 )
 
@@ -28,9 +28,10 @@ const (
 )
 
 // BenchmarkBulkReset signs a list of people out of all four systems through the same wiring as
-// `resetbot reset --file` (app.wire, wiring.executor with a pace limiter, runBatch), and
-// reports the wall time against the floor the providers' limits allow. docs/benchmarks.md,
-// section "Incident scale", records the numbers.
+// `resetbot reset --file --rate R` (app.wire with every rate set to R, the wiring's one limiter
+// pacing lookups and revokes, reset.Executor.Batch), and reports the wall time against the
+// floor the providers' limits allow and the heap it needs. docs/benchmarks.md, section
+// "Incident scale", records the numbers.
 func BenchmarkBulkReset(b *testing.B) {
 	w, err := world.Start(b.TempDir())
 	if err != nil {
@@ -57,21 +58,40 @@ func BenchmarkBulkReset(b *testing.B) {
 		f.SetLatency("revoke", bulkLatency)
 		f.SetRateLimit("revoke", bulkLimit)
 	}
+	// Okta counts reads in buckets of their own; finding people there is enforced too, with
+	// room to spare, so the revokes' limit is what the floor is made of.
+	for _, op := range []string{"lookup", "search"} {
+		w.Okta.SetLatency(op, bulkLatency)
+		w.Okta.SetRateLimit(op, 2*bulkLimit)
+	}
 
 	ctx := context.Background()
 	a := &app{env: w.Getenv, stdout: io.Discard, stderr: io.Discard, roots: w.Roots}
-	wired, err := a.wireFor(ctx, config.Need{})
-	if err != nil {
-		b.Fatal(err)
+	// wireBatch wires the systems as `resetbot reset --file --rate R --concurrency 16` does
+	// (resetBatch): every system's queue starts at rate, and the one limiter paces the Okta
+	// lookups and every revoke. Every access token is fetched once, as a running bot would have
+	// them, and the warm-up's revokes get a second to leave the fakes' windows.
+	wireBatch := func(b *testing.B, rate float64) *wiring {
+		cfg, err := a.configure(config.Need{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.Pace.Concurrency = bulkWorkers
+		for name := range cfg.Pace.Rates {
+			cfg.Pace.Rates[name] = rate
+		}
+		wired, err := a.wire(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		target, err := wired.directory.Find(ctx, w.Alice.Email)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mustRevokeAll(b, wired.executor(slog.New(slog.DiscardHandler)).RunAll(ctx, target, nil))
+		time.Sleep(time.Second)
+		return wired
 	}
-	// Fetch every access token once, as a running bot would have them.
-	warm := wired.executor(slog.New(slog.DiscardHandler))
-	target, err := wired.directory.Find(ctx, w.Alice.Email)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mustRevokeAll(b, warm.RunAll(ctx, target, nil))
-	time.Sleep(time.Second) // let the warm-up leave the fakes' windows
 
 	// overshoot starts the limiter at twice the providers' limit, to measure how fast it
 	// learns the real pace from their 429s.
@@ -79,55 +99,141 @@ func BenchmarkBulkReset(b *testing.B) {
 		name string
 		n    int
 		rate float64
-	}{{"people=100", 100, bulkRate}, {"people=500", 500, bulkRate}, {"overshoot/people=100", 100, 2 * bulkLimit}} {
+	}{
+		{"people=100", 100, bulkRate},
+		{"people=250", 250, bulkRate},
+		{"people=500", 500, bulkRate},
+		{"overshoot/people=100", 100, 2 * bulkLimit},
+	} {
 		n := run.n
 		b.Run(run.name, func(b *testing.B) {
 			batch := people[:n]
 			floor := time.Duration(n) * time.Second / bulkLimit
 			var wall time.Duration
 			var failures, rejected, runs int
-			var alloc uint64
+			var alloc, peak uint64
 			for b.Loop() {
+				wired := wireBatch(b, run.rate)
 				before := map[string]int{}
 				for name, f := range fakes {
 					before[name] = f.Count("revoke")
 				}
-				limiter := pace.New(pace.Config{Rate: run.rate, Burst: 1, Concurrency: bulkWorkers})
-				ex := wired.executor(slog.New(slog.DiscardHandler), reset.WithLimiter(limiter))
-				t := newTally(ex.Names())
+				ex := wired.executor(slog.New(slog.DiscardHandler))
+				t := reset.NewTally(ex.Names())
+				jobs := make([]reset.Job, len(batch))
+				for i, who := range batch {
+					jobs[i] = reset.Job{Who: who}
+				}
 				var m0, m1 runtime.MemStats
+				runtime.GC() // the baseline is what stays live: the fakes' users, the wiring, the jobs
 				runtime.ReadMemStats(&m0)
+				heap := watchHeap(10 * time.Millisecond)
 				start := time.Now()
-				runBatch(ctx, wired.directory.Find, ex, nil, batch, bulkWorkers, t.add)
+				ex.Batch(ctx, jobs, bulkWorkers, wired.directory.Find, nil, func(_ int, r reset.Result) { tally(t, r) })
 				wall += time.Since(start)
+				peak += heap.stop()
 				runtime.ReadMemStats(&m1)
 				alloc += m1.TotalAlloc - m0.TotalAlloc
-				failures += t.failed()
+				failures += failedOutcomes(t)
 				for name, f := range fakes {
-					rejected += f.Count("revoke") - before[name] - t.counts[name][reset.Revoked] - t.counts[name][reset.Failed]
+					rejected += f.Count("revoke") - before[name] - t.Count(name, reset.Revoked) - t.Count(name, reset.Failed)
 				}
-				if t.people != n {
-					b.Fatalf("tallied %d people, want %d", t.people, n)
+				if t.People != n {
+					b.Fatalf("tallied %d people, want %d", t.People, n)
 				}
-				for _, name := range t.names {
+				for _, name := range t.Names() {
 					sum := 0
-					for _, c := range t.counts[name] {
-						sum += c
+					for _, c := range batchColumns {
+						sum += t.Count(name, c)
 					}
 					if sum != n {
-						b.Fatalf("%s counts %v add up to %d, want %d", name, t.counts[name], sum, n)
+						b.Fatalf("%s counts add up to %d, want %d", name, sum, n)
 					}
 				}
 				runs++
 				time.Sleep(time.Second) // leave the fakes' windows empty for the next run
 			}
 			mean := wall / time.Duration(runs)
-			b.ReportMetric(mean.Seconds(), "wall-s")
-			b.ReportMetric(floor.Seconds(), "floor-s")
-			b.ReportMetric(floor.Seconds()/mean.Seconds(), "efficiency")
-			b.ReportMetric(float64(failures)/float64(runs), "failures")
-			b.ReportMetric(float64(rejected)/float64(runs), "429s")
-			b.ReportMetric(float64(alloc)/float64(runs)/float64(n), "B/person")
+			perRun := func(v float64) float64 { return v / float64(runs) }
+			row := bulkRow{
+				run: run.name, rate: run.rate, people: n, providers: len(fakes),
+				wall: mean.Seconds(), floor: floor.Seconds(), efficiency: floor.Seconds() / mean.Seconds(),
+				failures: perRun(float64(failures)), rejected: perRun(float64(rejected)),
+				peakHeap: perRun(float64(peak)), alloc: perRun(float64(alloc)),
+			}
+			// Each column is a metric, so the `go test -bench` line is the table row; the
+			// logged line is the same row in docs/benchmarks.md's column order.
+			b.ReportMetric(float64(row.people), "people")
+			b.ReportMetric(float64(row.providers), "providers")
+			b.ReportMetric(row.wall, "wall-s")
+			b.ReportMetric(row.floor, "floor-s")
+			b.ReportMetric(row.efficiency, "efficiency")
+			b.ReportMetric(row.failures, "failures")
+			b.ReportMetric(row.rejected, "429s")
+			b.ReportMetric(row.peakHeap/(1<<20), "peak-heap-MB")
+			b.ReportMetric(row.peakHeap/float64(n), "peak-B/person")
+			b.ReportMetric(row.alloc/float64(n), "B/person")
+			b.Log(row)
 		})
 	}
+}
+
+// bulkRow is one line of the "Incident scale" table in docs/benchmarks.md.
+type bulkRow struct {
+	run                     string
+	rate                    float64
+	people, providers       int
+	wall, floor, efficiency float64
+	failures, rejected      float64
+	peakHeap, alloc         float64 // bytes per run
+}
+
+func (r bulkRow) String() string {
+	return fmt.Sprintf("| %s | %g/s | %d | %d | %.2f s | %.1f s | %.3f | %g | %g | %.1f MB | %.0f KB | %.0f KB |",
+		r.run, r.rate, r.people, r.providers, r.wall, r.floor, r.efficiency, r.failures, r.rejected,
+		r.peakHeap/(1<<20), r.peakHeap/float64(r.people)/1024, r.alloc/float64(r.people)/1024)
+}
+
+// heapWatch samples the heap while a batch runs. A batch that held every person's results
+// would show a peak that grows with the batch; TotalAlloc alone cannot tell that apart from
+// garbage collected as it goes.
+type heapWatch struct {
+	base uint64
+	peak chan uint64
+	done chan struct{}
+}
+
+// heapObjects is the runtime/metrics name of the bytes held by heap objects, live or not yet
+// swept: reading it does not stop the world, unlike runtime.ReadMemStats.
+const heapObjects = "/memory/classes/heap/objects:bytes"
+
+// watchHeap records the heap now as the baseline, then samples it every interval until stop.
+func watchHeap(interval time.Duration) *heapWatch {
+	sample := []metrics.Sample{{Name: heapObjects}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	h := &heapWatch{base: read(), peak: make(chan uint64, 1), done: make(chan struct{})}
+	go func() {
+		peak := h.base
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				peak = max(peak, read())
+			case <-h.done:
+				h.peak <- max(peak, read())
+				return
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends the sampling and returns the highest heap seen above the baseline.
+func (h *heapWatch) stop() uint64 {
+	close(h.done)
+	return <-h.peak - h.base
 }

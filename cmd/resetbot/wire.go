@@ -74,9 +74,15 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 		PrivateKeyID: cfg.Okta.PrivateKeyID,
 		HTTPClient:   httpClient,
 		// Both Okta clients below (the directory's and the provider's) report what every
-		// answer says of the org's window to the one limiter pacing them.
-		RateObserver: func(remaining int, resetAt time.Time) {
-			w.limiter.ObserveWindow(directory.Provider, remaining, resetAt)
+		// answer says of its bucket's window to the limiter: sign-outs pace the "okta" queue,
+		// reads the directory's.
+		RateObserver: func(b oktaclient.Bucket, win oktaclient.Window) {
+			switch b {
+			case oktaclient.BucketSessions:
+				w.limiter.ObserveWindow("okta", win.Limit, win.Remaining, win.Reset)
+			case oktaclient.BucketDirectory:
+				w.limiter.ObserveWindow(directory.Provider, win.Limit, win.Remaining, win.Reset)
+			}
 		},
 	}
 	if cfg.Okta.PrivateKeyFile != "" {
@@ -143,12 +149,14 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 // and at most the requests allowed in flight, so a responder's handful of calls goes at once.
 func newLimiter(p config.Pace) *pace.Limiter {
 	paceOf := func(rate float64) pace.Config {
-		return pace.Config{Rate: rate, Burst: max(1, min(p.Concurrency, int(rate))), Concurrency: p.Concurrency}
+		return pace.Config{Rate: rate, Burst: max(1, min(p.Concurrency, 2)), Concurrency: p.Concurrency}
 	}
-	opts := make([]pace.Option, 0, len(p.Rates))
+	opts := make([]pace.Option, 0, len(p.Rates)+1)
 	for name, rate := range p.Rates {
 		opts = append(opts, pace.WithProvider(name, paceOf(rate)))
 	}
+	// Okta's reads have their own buckets, at the rate configured for Okta.
+	opts = append(opts, pace.WithProvider(directory.Provider, paceOf(p.Rates["okta"])))
 	return pace.New(paceOf(p.Rates["okta"]), opts...)
 }
 

@@ -4,9 +4,8 @@
 // client must come from oktaclient, whose SDK cache is off, so someone just removed from a
 // group loses their say at once.
 //
-// Okta counts the directory's calls against the same per-org limits as the Okta provider's,
-// so given a Limiter the directory paces every call it makes as provider "okta", in the same
-// queue as the resets.
+// Okta counts the directory's calls against the org's limits, so given a Limiter the
+// directory paces every call it makes, as provider Provider.
 package directory
 
 import (
@@ -39,9 +38,10 @@ const maxName = 320
 // a request forever (200 groups a page: 200 000 groups).
 const maxGroupPages = 1000
 
-// Provider is the name the directory's calls are paced under: Okta's limits are the org's,
-// shared with the Okta provider.
-const Provider = "okta"
+// Provider is the name the directory's calls are paced under. Okta counts reads in other
+// buckets than signing people out, so they get a queue of their own beside the Okta
+// provider's ("okta"), each following its own bucket's window.
+const Provider = "okta-directory"
 
 // maxRateLimited bounds how often one call is asked again after Okta answered 429.
 const maxRateLimited = 3
@@ -65,7 +65,7 @@ type Limiter interface {
 // Option configures a Directory.
 type Option func(*Directory)
 
-// WithLimiter sends every Okta call through l under provider "okta". A call Okta answers with
+// WithLimiter sends every Okta call through l under Provider. A call Okta answers with
 // 429 is then asked again once l lets it through (up to three times in all), since the limiter
 // has paused the queue for as long as Okta asked: a responder waits instead of failing.
 func WithLimiter(l Limiter) Option { return func(d *Directory) { d.limiter = l } }

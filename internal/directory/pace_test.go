@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/resetbot/resetbot/internal/directory"
 	"github.com/resetbot/resetbot/internal/fake"
@@ -37,7 +36,9 @@ func TestPacedFindsStayUnderOktasLimit(t *testing.T) {
 	}
 	limiter := pace.New(pace.Config{Rate: 50, Burst: 5, Concurrency: 4})
 	client, err := oktaclient.New(t.Context(), oktaclient.Config{OrgURL: srv.URL, APIToken: apiToken, HTTPClient: edge.Client(srv.Roots()),
-		RateObserver: func(remaining int, resetAt time.Time) { limiter.ObserveWindow(directory.Provider, remaining, resetAt) }})
+		RateObserver: func(_ oktaclient.Bucket, w oktaclient.Window) {
+			limiter.ObserveWindow(directory.Provider, w.Limit, w.Remaining, w.Reset)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

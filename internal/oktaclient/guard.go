@@ -48,7 +48,7 @@ const tokenMargin = 5 * time.Minute
 // observe (Config.RateObserver) before anything else happens to the answer.
 type guard struct {
 	next    http.RoundTripper
-	observe func(remaining int, resetAt time.Time)
+	observe func(b Bucket, w Window)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -84,7 +84,7 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	g.report(resp.Header)
+	g.report(req, resp.Header)
 	if resp.StatusCode == http.StatusTooManyRequests || token && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		apiErr := readAPIError(resp, token)
 		done()
@@ -104,7 +104,7 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 // report passes an answer's X-Rate-Limit-Remaining and X-Rate-Limit-Reset (epoch seconds) to
 // observe. A missing or unreadable header says nothing, and nothing is reported: a guessed
 // window would pace Okta calls by a number Okta never sent.
-func (g *guard) report(h http.Header) {
+func (g *guard) report(req *http.Request, h http.Header) {
 	if g.observe == nil {
 		return
 	}
@@ -113,7 +113,45 @@ func (g *guard) report(h http.Header) {
 	if err1 != nil || err2 != nil || remaining < 0 || reset <= 0 {
 		return
 	}
-	g.observe(remaining, time.Unix(reset, 0))
+	limit, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Rate-Limit-Limit")))
+	if err != nil || limit < remaining {
+		limit = 0 // not known
+	}
+	g.observe(bucketOf(req), Window{Limit: limit, Remaining: remaining, Reset: time.Unix(reset, 0)})
+}
+
+// Window is what an Okta answer says of the rate-limit window it was counted in.
+type Window struct {
+	// Limit is the window's size (X-Rate-Limit-Limit); 0 when the answer did not say.
+	Limit int
+	// Remaining more requests are allowed until Reset.
+	Remaining int
+	Reset     time.Time
+}
+
+// Bucket names the Okta rate-limit bucket an answer was counted in, as far as resetbot tells
+// them apart. Okta counts endpoints in separate buckets, each with its own window, so a
+// window read off one endpoint says nothing of another's.
+type Bucket string
+
+const (
+	// BucketSessions is DELETE /api/v1/users/{id}/sessions: signing people out.
+	BucketSessions Bucket = "sessions"
+	// BucketToken is the service app's token endpoint.
+	BucketToken Bucket = "token"
+	// BucketDirectory is every read: users by id or login, user search, groups and members.
+	BucketDirectory Bucket = "directory"
+)
+
+func bucketOf(req *http.Request) Bucket {
+	switch {
+	case strings.HasSuffix(req.URL.Path, tokenPath):
+		return BucketToken
+	case req.Method == http.MethodDelete && strings.HasSuffix(req.URL.Path, "/sessions"):
+		return BucketSessions
+	default:
+		return BucketDirectory
+	}
 }
 
 // shortenLifetime reads a token answer and lowers its expires_in by tokenMargin, so the SDK's

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
 
@@ -119,8 +118,8 @@ func TestGuardReportsOnlyWindowsOktaSent(t *testing.T) {
 				h["X-Rate-Limit-Reset"] = tt.reset
 			}
 			var heard []string
-			g := &guard{next: answer(h), observe: func(remaining int, resetAt time.Time) {
-				heard = append(heard, fmt.Sprintf("%d until %d", remaining, resetAt.Unix()))
+			g := &guard{next: answer(h), observe: func(_ Bucket, w Window) {
+				heard = append(heard, fmt.Sprintf("%d until %d", w.Remaining, w.Reset.Unix()))
 			}}
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://example.okta.com/api/v1/users/00u1", nil)
 			if err != nil {

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
 
@@ -58,12 +57,12 @@ type Config struct {
 	// is not modified: New wraps a copy.
 	HTTPClient *http.Client
 	// RateObserver, when set, hears what every Okta answer (errors and 429s included) says of
-	// the rate-limit window it was counted in: remaining more requests until resetAt. Okta's
-	// limits are per org, shared with every other integration, so this is how a limiter learns
-	// the room really left (pace.Limiter.ObserveWindow). Answers without both headers, or with
-	// unreadable ones, are not reported. It is called on the request's goroutine before the
-	// SDK reads the answer, so it must be quick and must not block.
-	RateObserver func(remaining int, resetAt time.Time)
+	// the rate-limit window it was counted in: in bucket, w.Remaining more requests until
+	// w.Reset. Okta's limits are per org, shared with every other integration, so this is how
+	// a limiter learns the room really left (pace.Limiter.ObserveWindow). Answers without both
+	// headers, or with unreadable ones, are not reported. It is called on the request's
+	// goroutine before the SDK reads the answer, so it must be quick and must not block.
+	RateObserver func(bucket Bucket, w Window)
 }
 
 // DefaultScopes are the scopes a service app asks for when Config.Scopes is empty.

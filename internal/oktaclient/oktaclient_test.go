@@ -462,6 +462,8 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // window is one report to Config.RateObserver.
 type window struct {
+	bucket    oktaclient.Bucket
+	limit     int
 	remaining int
 	resetAt   time.Time
 }
@@ -486,10 +488,10 @@ func TestRateObserverHearsEveryAnswer(t *testing.T) {
 			if mode == "service app" {
 				cfg = appConfig(srv, key)
 			}
-			cfg.RateObserver = func(remaining int, resetAt time.Time) {
+			cfg.RateObserver = func(b oktaclient.Bucket, w oktaclient.Window) {
 				mu.Lock()
 				defer mu.Unlock()
-				seen = append(seen, window{remaining, resetAt.UTC()})
+				seen = append(seen, window{b, w.Limit, w.Remaining, w.Reset.UTC()})
 			}
 			client, err := oktaclient.New(t.Context(), cfg)
 			if err != nil {
@@ -498,11 +500,14 @@ func TestRateObserverHearsEveryAnswer(t *testing.T) {
 			for _, id := range []string{alice.ID, "00unobody0000000000", alice.ID, alice.ID} {
 				_, _, _ = client.User.GetUser(t.Context(), id)
 			}
-			// A 429 and a 404 reach the caller as errors, but their windows were heard first.
-			want := []window{{2, second}, {1, second}, {0, second}, {0, second}}
+			_, _ = client.User.ClearUserSessions(t.Context(), alice.ID, nil)
+			// A 429 and a 404 reach the caller as errors, but their windows were heard first;
+			// the sessions endpoint is a bucket of its own, a minute of 600 by default.
+			dir := oktaclient.BucketDirectory
+			want := []window{{dir, 3, 2, second}, {dir, 3, 1, second}, {dir, 3, 0, second}, {dir, 3, 0, second}, {oktaclient.BucketSessions, 600, 599, minute}}
 			if mode == "service app" {
-				// The token endpoint is its own bucket, a minute of 600 by default.
-				want = append([]window{{599, minute}}, want...)
+				// The token endpoint is its own bucket too.
+				want = append([]window{{oktaclient.BucketToken, 600, 599, minute}}, want...)
 			}
 			mu.Lock()
 			defer mu.Unlock()

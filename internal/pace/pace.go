@@ -32,8 +32,10 @@ type Config struct {
 	RecoverAfter int
 	// Pause is how long a 429 that named no wait stops the queue; 0 means one second.
 	Pause time.Duration
-	// Reserve is how many requests of every announced window are left to the provider's other
-	// clients (other integrations share an Okta org's limit); 0 means 2.
+	// Reserve is the most requests of an announced window left to the provider's other
+	// clients (other integrations share an Okta org's limit); 0 means 2. A window whose limit
+	// is known keeps back a hundredth of it, at least one request and at most Reserve, so a
+	// small window is not mostly reserve.
 	Reserve int
 }
 
@@ -129,6 +131,9 @@ type bucket struct {
 	successes int
 	window    window
 	slots     chan struct{}
+	// inflight counts requests let through and not yet Done; slots also holds those still
+	// waiting for a token, which the provider has not counted.
+	inflight int
 }
 
 // window is what the provider last announced of its own rate-limit window: how many more
@@ -227,6 +232,7 @@ func (l *Limiter) take(b *bucket) time.Duration {
 		if !b.window.end.IsZero() {
 			b.window.left--
 		}
+		b.inflight++
 		return 0
 	}
 	d := time.Duration(math.Ceil((1 - b.tokens) / rate * float64(time.Second)))
@@ -240,7 +246,7 @@ func (l *Limiter) take(b *bucket) time.Duration {
 // remaining more requests are allowed until resetAt (Okta's X-Rate-Limit-Remaining and
 // X-Rate-Limit-Reset, which every Okta answer carries). Until resetAt the provider's requests
 // are spread so that the window lasts, never faster than the configured pace, keeping
-// Config.Reserve for the provider's other clients; when nothing is left beyond the reserve, its
+// a reserve (Config.Reserve) for the provider's other clients; when nothing is left beyond it, its
 // queue pauses until resetAt. From resetAt the configured pace applies again.
 //
 // Requests in flight other than the one answered may not have been counted yet, so they are
@@ -248,7 +254,8 @@ func (l *Limiter) take(b *bucket) time.Duration {
 // count wins; a provider counting several windows at once (Okta keeps one per endpoint) is
 // held to the tighter one. A window that has already ended says nothing and is ignored. It is
 // cheap and never blocks: transports call it on every answer.
-func (l *Limiter) ObserveWindow(provider string, remaining int, resetAt time.Time) {
+// limit is the window's size (X-Rate-Limit-Limit), 0 when not known.
+func (l *Limiter) ObserveWindow(provider string, limit, remaining int, resetAt time.Time) {
 	b := l.bucket(provider)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -257,8 +264,14 @@ func (l *Limiter) ObserveWindow(provider string, remaining int, resetAt time.Tim
 		return
 	}
 	b.expire(now)
-	others := max(len(b.slots)-1, 0)
-	left := float64(max(remaining-b.cfg.Reserve-others, 0))
+	// The answer's own request is done or about to be; the others in flight may not have been
+	// counted in the remaining it gives yet.
+	others := max(b.inflight-1, 0)
+	reserve := b.cfg.Reserve
+	if limit > 0 {
+		reserve = min(reserve, max(1, (limit+99)/100))
+	}
+	left := float64(max(remaining-reserve-others, 0))
 	switch {
 	case b.window.end.IsZero():
 	case b.window.end.Equal(resetAt):
@@ -278,6 +291,7 @@ func (l *Limiter) Done(provider string, err error) {
 	<-b.slots
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b.inflight = max(b.inflight-1, 0)
 	_, wait, reason := reset.Classify(err)
 	if err == nil || reason != "rate_limited" {
 		b.successes++

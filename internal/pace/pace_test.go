@@ -227,7 +227,7 @@ func TestAnnouncedWindowKeepsThePace(t *testing.T) {
 			}
 			start := c.Now()
 			for _, w := range tt.windows {
-				l.ObserveWindow("okta", w.remaining, start.Add(w.resetIn))
+				l.ObserveWindow("okta", 0, w.remaining, start.Add(w.resetIn))
 			}
 			for range tt.inFlight {
 				l.Done("okta", nil)
@@ -265,7 +265,7 @@ func TestWindowIsSpreadUntilItResets(t *testing.T) {
 	l := pace.New(pace.Config{Rate: 100, Burst: 5}, pace.WithClock(c))
 	ctx := context.Background()
 	resetAt := c.Now().Add(5 * time.Second)
-	l.ObserveWindow("okta", 12, resetAt)
+	l.ObserveWindow("okta", 0, 12, resetAt)
 	if got := l.Rate("okta"); got < 1.99 || got > 2.01 {
 		t.Errorf("rate after the announcement %.2f/s, want 2/s (10 requests over 5 s)", got)
 	}

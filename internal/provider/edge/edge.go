@@ -43,6 +43,10 @@ func Client(roots *x509.CertPool) *http.Client {
 // Transport is the transport behind Client.
 func Transport(roots *x509.CertPool) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	// A batch keeps several requests in flight to each system's one host; Go's default of
+	// two idle connections per host would close the rest after each answer and pay a new TLS
+	// handshake for nearly every request.
+	t.MaxIdleConnsPerHost = 64
 	if roots != nil {
 		if t.TLSClientConfig == nil {
 			t.TLSClientConfig = newTLSConfig()
