@@ -304,3 +304,47 @@ func TestWindowIsSpreadUntilItResets(t *testing.T) {
 		t.Errorf("after the reset five requests waited %v, want them at the configured pace", got)
 	}
 }
+
+// parkedClock stands still, and its Sleep waits for the context: a request waiting for a
+// token stays waiting, holding its slot, until the test lets it go.
+type parkedClock struct {
+	now    time.Time
+	parked chan struct{}
+}
+
+func (c *parkedClock) Now() time.Time { return c.now }
+
+func (c *parkedClock) Sleep(ctx context.Context, _ time.Duration) error {
+	c.parked <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestQueuedRequestsDoNotShrinkAnAnnouncedWindow: requests still waiting for a token have not
+// reached the provider, so only those in flight are taken off what its window has left.
+func TestQueuedRequestsDoNotShrinkAnAnnouncedWindow(t *testing.T) {
+	t.Parallel()
+	c := &parkedClock{now: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC), parked: make(chan struct{})}
+	l := pace.New(pace.Config{Rate: 100, Burst: 2, Concurrency: 10}, pace.WithClock(c))
+	for range 2 { // two requests in flight
+		if err := l.Wait(context.Background(), "okta"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 5 { // five queued behind them, out of tokens
+		wg.Go(func() { _ = l.Wait(ctx, "okta") })
+		<-c.parked
+	}
+	// 22 left until 5 s from now: the reserve (1 of a window of 100) and the one other request
+	// in flight come off, so 20 requests over 5 s. Counting the queued ones too would give 3/s.
+	l.ObserveWindow("okta", 100, 22, c.now.Add(5*time.Second))
+	if got := l.Rate("okta"); got < 3.99 || got > 4.01 {
+		t.Errorf("rate %.2f/s, want 4/s: queued requests are not in flight", got)
+	}
+	cancel()
+	wg.Wait()
+	l.Done("okta", nil)
+	l.Done("okta", nil)
+}
