@@ -149,7 +149,12 @@ func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) 
 		b.log.Error("load outcomes of batch", "request", req.ID, "error", err.Error())
 	}
 	prog := newProgress(names, len(req.Targets))
-	var jobs []reset.Job
+	var (
+		jobs []reset.Job
+		// people[i] is jobs[i]'s person as the request stores them, whose key their outcomes
+		// are kept under.
+		people []reset.Target
+	)
 	for _, t := range req.Targets {
 		had := done[t.Key()]
 		sel, left := remaining(names, req.Selection(), had)
@@ -160,7 +165,12 @@ func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) 
 			prog.add(t, had)
 			continue
 		}
-		jobs = append(jobs, reset.Job{Target: t, Selection: sel})
+		job := reset.Job{Target: t, Selection: sel}
+		if t.OktaID == "" {
+			// Named but never looked up (a command-line batch taken over): find them first.
+			job = reset.Job{Who: t.Key(), Selection: sel}
+		}
+		jobs, people = append(jobs, job), append(people, t)
 	}
 
 	runCtx, stop := b.leased(ctx, req.ID)
@@ -177,7 +187,7 @@ func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) 
 			if runCtx.Err() != nil {
 				return // interrupted: this "failure" is ours; whoever takes over runs it again
 			}
-			t := jobs[i].Target
+			t := people[i]
 			if answered(done[t.Key()], o.Provider) {
 				return // final from the replica that started it; this run reports it deselected
 			}
@@ -188,17 +198,27 @@ func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) 
 				Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
 			prog.heard(o)
 		}
-		b.cfg.Executor.Batch(runCtx, jobs, b.cfg.BatchWorkers, nil, record, func(i int, r reset.Result) {
-			if runCtx.Err() == nil {
-				t := jobs[i].Target
-				all := slices.Clone(done[t.Key()])
-				for _, o := range r.Outcomes {
-					if !answered(done[t.Key()], o.Provider) {
-						all = append(all, o)
-					}
-				}
-				prog.add(t, all)
+		b.cfg.Executor.Batch(runCtx, jobs, b.cfg.BatchWorkers, b.cfg.Directory.Find, record, func(i int, r reset.Result) {
+			if runCtx.Err() != nil {
+				return
 			}
+			if r.Err != nil {
+				// Nobody to sign out: every system counts it as failed, with Okta's words.
+				r.Outcomes = nil
+				for _, n := range names {
+					o := reset.Outcome{Provider: n, Status: reset.Failed, Detail: "could not find them in Okta: " + r.Err.Error()}
+					record(i, o)
+					r.Outcomes = append(r.Outcomes, o)
+				}
+			}
+			t := people[i]
+			all := slices.Clone(done[t.Key()])
+			for _, o := range r.Outcomes {
+				if !answered(done[t.Key()], o.Provider) {
+					all = append(all, o)
+				}
+			}
+			prog.add(t, all)
 		})
 	}()
 	shown := -1
@@ -207,7 +227,7 @@ func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) 
 		case <-finished:
 			waiting = false
 		case <-ticker.C:
-			if n := prog.count(); n != shown {
+			if n := prog.version(); n != shown {
 				shown = n
 				b.updateCard(ctx, card{req: req, names: names, note: note, progress: prog.snapshot()})
 			}
@@ -277,6 +297,9 @@ type progress struct {
 	tally    *reset.Tally
 	failures []failure
 	all      []reset.Outcome
+	// changes counts every answer and person added, so the card is updated only when there is
+	// something new to show.
+	changes int
 }
 
 // failure is one system's failure for one person, as the summary lists it; detail is the
@@ -307,12 +330,14 @@ func (p *progress) heard(o reset.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live.AddOne(o)
+	p.changes++
 }
 
 func (p *progress) add(t reset.Target, outcomes []reset.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.tally.Add(outcomes)
+	p.changes++
 	p.all = append(p.all, outcomes...)
 	for _, o := range outcomes {
 		if o.Status == reset.Failed {
@@ -321,10 +346,10 @@ func (p *progress) add(t reset.Target, outcomes []reset.Outcome) {
 	}
 }
 
-func (p *progress) count() int {
+func (p *progress) version() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.tally.People
+	return p.changes
 }
 
 // batchView is a copy of the progress at one moment, for rendering.

@@ -241,3 +241,56 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 		t.Errorf("audit: %d outcomes (want 24: the interrupted Zoom calls are not outcomes), kinds %s", outcomes, kinds(events))
 	}
 }
+
+// TestCommandLineBatchLeftRunningIsFinishedByTheBot: a `reset --file` whose process died
+// leaves a running batch whose people were never looked up; the bot that takes it over finds
+// them in Okta first, and someone Okta does not know ends failed everywhere, not lost.
+func TestCommandLineBatchLeftRunningIsFinishedByTheBot(t *testing.T) {
+	t.Parallel()
+	e := startE2Eless(t, nil)
+	db, err := store.Open(e.ctx, e.w.Env()["RESETBOT_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	req := reset.Request{ID: "cli-batch-0001", Source: "cli", Reason: "campaign", Requester: reset.Actor{Name: "cli:ops"},
+		Target:  reset.Target{DisplayName: "2 people from users.txt"},
+		Targets: []reset.Target{{Login: e.w.Alice.Email}, {Login: "nobody@example.com"}},
+		State:   reset.Pending, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := db.Create(e.ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	// Approved by a process whose lease has already lapsed.
+	if _, err := db.Approve(e.ctx, req.ID, req.Requester, now, "cli-4242", now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	e.st = e.startReplica("bot")
+	var events []store.Event
+	for !strings.Contains(kinds(events), "finished") {
+		select {
+		case <-e.ctx.Done():
+			t.Fatalf("the batch was never finished: %s", kinds(events))
+		case <-time.After(50 * time.Millisecond):
+		}
+		events = e.audit(req.ID)
+	}
+	var alice, nobody []string
+	for _, ev := range events {
+		switch {
+		case ev.Kind == store.KindOutcome && ev.Target == e.w.Alice.Email:
+			alice = append(alice, ev.Detail)
+		case ev.Kind == store.KindOutcome && strings.Contains(ev.Detail, "could not find them in Okta"):
+			nobody = append(nobody, ev.Detail)
+		case ev.Kind == store.KindFinished && !strings.HasPrefix(ev.Detail, "partial"):
+			t.Errorf("finished %q, want partial", ev.Detail)
+		}
+	}
+	if len(alice) != 4 || len(nobody) != 4 {
+		t.Errorf("outcomes: alice %v, nobody %v; want 4 each", alice, nobody)
+	}
+	if got := e.revokes(); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 {
+		t.Errorf("revokes = %v; want Alice signed out once everywhere", got)
+	}
+}
