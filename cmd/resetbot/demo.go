@@ -19,11 +19,29 @@ import (
 // demo runs the real bot — Socket Mode client, providers, store — against in-process fakes of
 // Slack, Okta, Google, Zoom and Microsoft, plays a short incident and prints it as the people
 // in the channel would have seen it, ending with the audit trail.
+//
+// With --serve it plays nothing: it keeps the fakes running and writes an env file for them, so
+// the real commands (check, reset, run, audit) can be tried as the README's setup runs them.
 func (a *app) demo(ctx context.Context, args []string) int {
-	fs := a.flags("demo", "demo [--verbose]")
+	fs := a.flags("demo", "demo [--verbose]\n       resetbot demo --serve [--env-file PATH] [--http-addr ADDR]")
 	verbose := fs.Bool("verbose", false, "also print the bot's own logs")
+	serve := fs.Bool("serve", false, "keep the fakes running until Ctrl-C and write their settings to --env-file, so that\n"+
+		"check, reset, run and audit can be tried against them; type lines such as\n"+
+		"'rita: /reset-sessions alice@example.com testing' and 'sam: approve' to act in the fake Slack")
+	envFile := fs.String("env-file", "resetbot.env", "with --serve: the env file to write at `PATH` (refused if it exists and was not written\n"+
+		"by --serve); the fakes' files go in a directory beside it named after it (resetbot-sandbox/)")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "with --serve: `ADDR` written as RESETBOT_HTTP_ADDR, where resetbot run serves /healthz,\n"+
+		"/readyz, /metrics and /hooks/okta (empty: none)")
 	if code, ok := a.parse(fs, args); !ok {
 		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(a.stderr, "resetbot demo: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	if *serve {
+		return a.serveSandbox(ctx, sandboxOptions{envFile: *envFile, httpAddr: *httpAddr, in: os.Stdin})
 	}
 	dir, err := os.MkdirTemp("", "resetbot-demo-")
 	if err != nil {
@@ -96,12 +114,8 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 		return err
 	}
 
-	names := map[string]string{}
-	for _, p := range []world.Person{w.Rita, w.Sam, w.Oscar, w.Alice, w.Bob} {
-		names[p.SlackID] = strings.Fields(p.Name)[0]
-	}
 	fmt.Fprintln(a.stdout, "\n──────────────── what the channel saw ────────────────")
-	tr := newTranscript(a.stdout, names)
+	tr := newTranscript(a.stdout, castNames(w))
 	w.Slack.Close()
 	for e := range w.Slack.Events() {
 		tr.print(e)
@@ -127,4 +141,18 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 	}
 	fmt.Fprintln(a.stdout, "\nThat was the real bot end to end. To run it for real: see the README's setup steps.")
 	return nil
+}
+
+// castNames maps the cast's Slack ids to their first names, as a transcript shows them.
+func castNames(w *world.World) map[string]string {
+	names := map[string]string{}
+	for _, p := range cast(w) {
+		names[p.SlackID] = strings.Fields(p.Name)[0]
+	}
+	return names
+}
+
+// cast is everyone in the world, in the order the demo introduces them.
+func cast(w *world.World) []world.Person {
+	return []world.Person{w.Rita, w.Sam, w.Oscar, w.Alice, w.Bob}
 }

@@ -58,7 +58,7 @@ func (a *app) commands() []command {
 		{"reset", "sign one person out everywhere from the command line", (*app).reset},
 		{"check", "validate configuration and try each system's credentials", (*app).check},
 		{"audit", "print the audit log of requests, approvals and outcomes", (*app).audit},
-		{"demo", "play a reset against built-in fakes; needs no credentials", (*app).demo},
+		{"demo", "play a reset against built-in fakes; --serve keeps them up for the other commands", (*app).demo},
 		{"version", "print the version", (*app).version},
 	}
 }

@@ -65,13 +65,22 @@ func (s *stage) Stop() error {
 }
 
 // command runs /reset-sessions as person and returns the envelope id.
-func (s *stage) command(p world.Person, text string) string {
-	return s.world.Slack.SendSlashCommand(slackfake.SlashCommand{ChannelID: world.Channel, UserID: p.SlackID, Text: text})
-}
+func (s *stage) command(p world.Person, text string) string { return sendCommand(s.world, p, text) }
 
 // click presses a button of the card as person.
 func (s *stage) click(p world.Person, card slackfake.Message, action string) string {
-	return s.world.Slack.SendBlockAction(slackfake.BlockAction{
+	return clickCard(s.world, p, card, action)
+}
+
+// sendCommand is person typing /reset-sessions text in the security channel; whichever bot is
+// connected to the world's Slack receives it. It returns the envelope id.
+func sendCommand(w *world.World, p world.Person, text string) string {
+	return w.Slack.SendSlashCommand(slackfake.SlashCommand{ChannelID: world.Channel, UserID: p.SlackID, Text: text})
+}
+
+// clickCard is person pressing a button of the card.
+func clickCard(w *world.World, p world.Person, card slackfake.Message, action string) string {
+	return w.Slack.SendBlockAction(slackfake.BlockAction{
 		UserID: p.SlackID, ChannelID: card.Channel, MessageTS: card.TS,
 		ActionID: action, BlockID: "request_actions", Value: requestID(card),
 	})
@@ -83,7 +92,7 @@ func (s *stage) waitCard(ctx context.Context, n int) (slackfake.Message, error) 
 	err := s.world.Slack.WaitFor(ctx, func(sn slackfake.Snapshot) bool {
 		seen := 0
 		for _, m := range sn.Messages {
-			if m.ThreadTS == "" && m.Channel == world.Channel && requestID(m) != "" {
+			if isCard(m) {
 				if seen++; seen == n {
 					card = m
 					return true
@@ -124,6 +133,12 @@ func (s *stage) waitPrivate(ctx context.Context, p world.Person, ok func(text st
 		return false
 	})
 	return got, err
+}
+
+// isCard tells a request card (one that had Approve and Cancel buttons) from the bot's other
+// messages in the security channel.
+func isCard(m slackfake.Message) bool {
+	return m.ThreadTS == "" && m.Channel == world.Channel && requestID(m) != ""
 }
 
 // requestID reads the request id a card's Approve button carries; "" when m is no card.
