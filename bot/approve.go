@@ -92,7 +92,7 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *s
 		reply(ctx, "I could not record your approval; nothing was reset. Try again in a minute.")
 		return
 	}
-	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "approved", Actor: clicker, Target: req.Target.Login, Reason: req.Reason})
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "approved", Actor: clicker, Target: auditTarget(req), Reason: req.Reason})
 	b.log.Info("request approved", "audit", "approved", "request", req.ID, "approver", clicker.String())
 	b.execute(ctx, running, nil, "")
 }
@@ -107,7 +107,7 @@ func (b *Bot) cancel(ctx context.Context, req reset.Request, by reset.Actor, rep
 		reply(ctx, "I could not cancel the request just now. Try again in a minute.")
 		return
 	}
-	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: by, Target: req.Target.Login})
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: by, Target: auditTarget(req)})
 	b.log.Info("request cancelled", "audit", "cancelled", "request", req.ID, "by", by.String())
 	b.updateCard(ctx, card{req: cancelled, names: b.cfg.Executor.Names()})
 }
@@ -149,7 +149,7 @@ func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outco
 		if err := b.cfg.Store.RecordOutcome(ctx, req.ID, o); err != nil {
 			b.log.Error("record outcome", "request", req.ID, "provider", o.Provider, "error", err.Error())
 		}
-		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "outcome", Actor: req.Approver, Target: req.Target.Login,
+		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "outcome", Actor: req.Approver, Target: auditTarget(req),
 			Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
 		mu.Lock()
 		outcomes[o.Provider] = o
@@ -175,7 +175,7 @@ func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outco
 		}
 	}
 	req.State = reset.State(final)
-	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "finished", Actor: req.Approver, Target: req.Target.Login, Detail: string(final)})
+	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "finished", Actor: req.Approver, Target: auditTarget(req), Detail: string(final)})
 	b.log.Info("request finished", "audit", "finished", "request", req.ID, "result", string(final))
 	if b.cfg.Hooks.Finished != nil {
 		b.cfg.Hooks.Finished(final, ordered)
@@ -225,7 +225,7 @@ func (b *Bot) sweep(ctx context.Context) {
 		b.log.Warn("expire pending requests", "error", err.Error())
 	}
 	for _, r := range expired {
-		b.audit(ctx, store.Event{RequestID: r.ID, Kind: "expired", Actor: reset.Actor{Name: "resetbot"}, Target: r.Target.Login})
+		b.audit(ctx, store.Event{RequestID: r.ID, Kind: "expired", Actor: reset.Actor{Name: "resetbot"}, Target: auditTarget(r)})
 		b.log.Info("request expired", "audit", "expired", "request", r.ID)
 		b.updateCard(ctx, card{req: r, names: b.cfg.Executor.Names()})
 	}
@@ -234,7 +234,7 @@ func (b *Bot) sweep(ctx context.Context) {
 		b.log.Warn("take over interrupted requests", "error", err.Error())
 	}
 	for _, r := range taken {
-		b.audit(ctx, store.Event{RequestID: r.ID, Kind: "taken_over", Actor: reset.Actor{Name: b.cfg.Replica}, Target: r.Target.Login,
+		b.audit(ctx, store.Event{RequestID: r.ID, Kind: "taken_over", Actor: reset.Actor{Name: b.cfg.Replica}, Target: auditTarget(r),
 			Detail: "lease of " + r.LeaseOwner + " lapsed"})
 		b.log.Warn("took over an interrupted reset", "audit", "taken_over", "request", r.ID, "from", r.LeaseOwner)
 		done, err := b.cfg.Store.Outcomes(ctx, r.ID)

@@ -26,7 +26,11 @@ func (b *Bot) onCommand(cmd slack.SlashCommand) (ack any, work func(context.Cont
 	if parsed.help {
 		return private(usage(cmd.Command)), nil
 	}
-	return private(":mag: Checking your permissions and looking the person up…"), func(ctx context.Context) {
+	looking := ":mag: Checking your permissions and looking the person up…"
+	if parsed.batch() {
+		looking = ":mag: Checking your permissions and looking everyone up…"
+	}
+	return private(looking), func(ctx context.Context) {
 		b.request(ctx, cmd, parsed)
 	}
 }

@@ -103,6 +103,10 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 			outcomes++
 		case store.KindFinished:
 			finished = ev.Detail
+		case store.KindRequested, store.KindApproved:
+			if ev.Target != "7 people" {
+				t.Errorf("%s event names %q, want the batch (7 people)", ev.Kind, ev.Target)
+			}
 		}
 	}
 	if outcomes != 7*4 {

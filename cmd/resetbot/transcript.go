@@ -128,7 +128,7 @@ var (
 	emojiRE   = regexp.MustCompile(`:([a-z_]+):`)
 	emoji     = map[string]string{
 		"white_check_mark": "✓", "x": "✗", "white_circle": "○", "large_green_circle": "●",
-		"warning": "!", "heavy_minus_sign": "–", "hourglass_flowing_sand": "…", "hourglass": "⌛",
+		"warning": "!", "heavy_minus_sign": "–", "hourglass_flowing_sand": "…", "hourglass": "⌛", "checkered_flag": "⚑",
 		"no_entry_sign": "⊘", "mag": "🔍",
 	}
 )
