@@ -45,11 +45,7 @@ type wiring struct {
 
 // configure reads the configuration and checks what a command needs of it.
 func (a *app) configure(need config.Need) (config.Config, error) {
-	cfg, err := config.Load(a.env)
-	if err == nil {
-		err = cfg.Require(need)
-	}
-	return cfg, err
+	return config.LoadFor(a.env, need)
 }
 
 // wireFor is configure then wire, for the commands that talk to the systems. Its errors are

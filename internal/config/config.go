@@ -232,6 +232,23 @@ func Load(env Getenv) (Config, error) {
 // Require checks what a command needs beyond the providers.
 func (c Config) Require(n Need) error {
 	var r reader
+	c.require(&r, n)
+	return r.err()
+}
+
+// LoadFor is Load then Require, with every problem of both in one error, so an operator
+// fixes the whole configuration in one go.
+func LoadFor(env Getenv, n Need) (Config, error) {
+	c, err := Load(env)
+	var r reader
+	if err != nil {
+		r.problems = append(r.problems, strings.TrimPrefix(err.Error(), "configuration: "))
+	}
+	c.require(&r, n)
+	return c, r.err()
+}
+
+func (c Config) require(r *reader, n Need) {
 	if !c.Okta.Configured() {
 		r.fail("OKTA_ORG_URL is not set: resetbot finds people in Okta, so set OKTA_ORG_URL (https://your-org.okta.com) and OKTA_API_TOKEN")
 	}
@@ -242,7 +259,6 @@ func (c Config) Require(n Need) error {
 	if n.Policy && len(c.RequesterGroups) == 0 {
 		r.fail("RESETBOT_REQUESTER_GROUPS is not set: name the Okta groups (names or ids, comma separated) whose members may request resets")
 	}
-	return r.err()
 }
 
 // checkProviders turns half-configured systems into errors naming what is missing. A system

@@ -121,6 +121,19 @@ func TestRequireNamesWhatACommandNeeds(t *testing.T) {
 	}
 }
 
+func TestLoadForNamesEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := LoadFor(envOf(map[string]string{"RESETBOT_REQUEST_TTL": "soon", "SLACK_BOT_TOKEN": "xoxp-user-token"}), Need{Slack: true, Policy: true})
+	for _, w := range []string{"RESETBOT_REQUEST_TTL must be a positive duration", "OKTA_ORG_URL is not set", "SLACK_BOT_TOKEN does not start with xoxb-", "RESETBOT_REQUESTER_GROUPS is not set"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("LoadFor error %v does not say %q", err, w)
+		}
+	}
+	if err != nil && strings.Count(err.Error(), "configuration:") != 1 {
+		t.Errorf("one error should read as one list: %v", err)
+	}
+}
+
 func TestOktaHookPolicies(t *testing.T) {
 	t.Parallel()
 	const secret = "0123456789abcdef-hook-secret"
