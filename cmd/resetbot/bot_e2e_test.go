@@ -85,6 +85,18 @@ func (e *e2e) start() {
 	}
 }
 
+// until polls cond until it holds, failing the test with what when the test's time runs out.
+func (e *e2e) until(what string, cond func() bool) {
+	e.t.Helper()
+	for !cond() {
+		select {
+		case <-e.ctx.Done():
+			e.t.Fatalf("never: %s (revokes %v)", what, e.revokes())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // revokes counts the revoke calls that reached every system.
 func (e *e2e) revokes() map[string]int {
 	return map[string]int{

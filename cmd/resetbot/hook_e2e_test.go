@@ -150,32 +150,19 @@ func (e *e2e) scrape() map[string]float64 {
 // waitMetric polls /metrics until series reaches at least want.
 func (e *e2e) waitMetric(series string, want float64) {
 	e.t.Helper()
-	for {
-		if e.scrape()[series] >= want {
-			return
-		}
-		select {
-		case <-e.ctx.Done():
-			e.t.Fatalf("%s never reached %v", series, want)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	e.until(fmt.Sprintf("%s reached %v", series, want), func() bool { return e.scrape()[series] >= want })
 }
 
 // waitReady polls /readyz until it answers status.
 func (e *e2e) waitReady(status int) string {
 	e.t.Helper()
-	for {
-		got, body := e.get("/readyz")
-		if got == status {
-			return body
-		}
-		select {
-		case <-e.ctx.Done():
-			e.t.Fatalf("/readyz never answered %d; last %d %q", status, got, body)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	var body string
+	e.until(fmt.Sprintf("/readyz answered %d", status), func() bool {
+		var got int
+		got, body = e.get("/readyz")
+		return got == status
+	})
+	return body
 }
 
 func hookEvents(eventType, result string) string {

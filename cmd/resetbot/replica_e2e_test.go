@@ -86,13 +86,9 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 	card := e.card(1)
 	e.mustAck(e.st.click(e.w.Sam, card, "approve"))
 	// Three systems answer; Zoom hangs.
-	for e.w.Okta.Count("revoke")+e.w.Google.Count("revoke")+e.w.Microsoft.Count("revoke") < 3 || e.w.Zoom.Count("revoke") < 1 {
-		select {
-		case <-e.ctx.Done():
-			t.Fatalf("the first replica never got going: %v\n%s", e.revokes(), logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	e.until("the first replica got going:\n"+logs.String(), func() bool {
+		return e.w.Okta.Count("revoke")+e.w.Google.Count("revoke")+e.w.Microsoft.Count("revoke") >= 3 && e.w.Zoom.Count("revoke") >= 1
+	})
 	time.Sleep(200 * time.Millisecond) // let it record the three outcomes
 	if err := proc.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -161,13 +157,7 @@ func TestShutdownReleasesTheLeaseOfAnUnfinishedReset(t *testing.T) {
 	e.st.command(e.w.Rita, "alice@example.com")
 	card := e.card(1)
 	e.st.click(e.w.Sam, card, "approve")
-	for e.w.Zoom.Count("revoke") < 1 {
-		select {
-		case <-e.ctx.Done():
-			t.Fatal("the reset never reached Zoom")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	e.until("the reset reached Zoom", func() bool { return e.w.Zoom.Count("revoke") >= 1 })
 	if err := first.Stop(); err != nil { // waits out the grace, then releases
 		t.Fatal(err)
 	}
@@ -198,13 +188,10 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 	card := e.card(1)
 	e.st.click(e.w.Sam, card, "approve")
 	// Wait until everyone is signed out of the three quick systems and stuck in Zoom.
-	for e.w.Zoom.Count("revoke") < 6 || e.w.Microsoft.Count("revoke") < 6 || e.w.Google.Count("revoke") < 6 || e.w.Okta.Count("revoke") < 6 {
-		select {
-		case <-e.ctx.Done():
-			t.Fatalf("the batch never reached every system: %v", e.revokes())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	e.until("the batch reached every system for everyone", func() bool {
+		got := e.revokes()
+		return got["okta"] >= 6 && got["google"] >= 6 && got["zoom"] >= 6 && got["microsoft"] >= 6
+	})
 	// The card shows each system's answers while Zoom keeps everyone under way.
 	var running string
 	if err := e.w.Slack.WaitFor(e.ctx, func(sn slackfake.Snapshot) bool {
@@ -268,14 +255,10 @@ func TestCommandLineBatchLeftRunningIsFinishedByTheBot(t *testing.T) {
 
 	e.st = e.startReplica("bot")
 	var events []store.Event
-	for !strings.Contains(kinds(events), "finished") {
-		select {
-		case <-e.ctx.Done():
-			t.Fatalf("the batch was never finished: %s", kinds(events))
-		case <-time.After(50 * time.Millisecond):
-		}
+	e.until("the batch was finished", func() bool {
 		events = e.audit(req.ID)
-	}
+		return strings.Contains(kinds(events), "finished")
+	})
 	var alice, nobody []string
 	for _, ev := range events {
 		switch {

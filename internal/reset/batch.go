@@ -179,13 +179,5 @@ func (t *Tally) Final() Final {
 			}
 		}
 	}
-	failed := t.Total(Failed)
-	switch {
-	case failed == 0:
-		return Done
-	case failed == asked:
-		return AllFail
-	default:
-		return Partial
-	}
+	return finalOf(t.Total(Failed), asked)
 }

@@ -119,6 +119,12 @@ func Summarize(outcomes []Outcome) Final {
 			failed++
 		}
 	}
+	return finalOf(failed, asked)
+}
+
+// finalOf is the rule for a request's end: done when nothing failed, failed when everything
+// asked failed, partial otherwise.
+func finalOf(failed, asked int) Final {
 	switch {
 	case failed == 0:
 		return Done

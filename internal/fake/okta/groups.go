@@ -16,8 +16,6 @@ func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := strings.ToLower(r.URL.Query().Get("q"))
-	limit, _ := pageLimit(r.URL.Query().Get("limit"), s.pageSize)
-	limit = min(limit, s.pageSize)
 	s.mu.Lock()
 	var matched []group
 	for _, g := range s.groups {
@@ -25,14 +23,9 @@ func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) {
 			matched = append(matched, g)
 		}
 	}
-	page, more := paginate(matched, r.URL.Query().Get("after"), limit, func(g group) string { return g.id })
-	body := make([]map[string]any, 0, len(page))
-	for _, g := range page {
-		body = append(body, groupJSON(r, g))
-	}
+	answer := groupPage(s, r, matched, func(g group) string { return g.id }, func(g group) map[string]any { return groupJSON(r, g) })
 	s.mu.Unlock()
-	links(w, r, more, page, func(g group) string { return g.id }, limit)
-	writeJSON(w, http.StatusOK, body)
+	answer(w)
 }
 
 func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) {
@@ -40,8 +33,6 @@ func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	limit, _ := pageLimit(r.URL.Query().Get("limit"), s.pageSize)
-	limit = min(limit, s.pageSize)
 	s.mu.Lock()
 	known := false
 	for _, g := range s.groups {
@@ -58,14 +49,9 @@ func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) {
 			in = append(in, u)
 		}
 	}
-	page, more := paginate(in, r.URL.Query().Get("after"), limit, func(u *User) string { return u.ID })
-	body := make([]map[string]any, 0, len(page))
-	for _, u := range page {
-		body = append(body, s.userJSON(r, u))
-	}
+	answer := groupPage(s, r, in, func(u *User) string { return u.ID }, func(u *User) map[string]any { return s.userJSON(r, u) })
 	s.mu.Unlock()
-	links(w, r, more, page, func(u *User) string { return u.ID }, limit)
-	writeJSON(w, http.StatusOK, body)
+	answer(w)
 }
 
 // groupJSON is a group as Okta's API returns it.

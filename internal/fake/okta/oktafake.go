@@ -514,23 +514,31 @@ func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "E0000007", fmt.Sprintf("Not found: Resource not found: %s (User)", id))
 		return
 	}
-	limit, _ := pageLimit(r.URL.Query().Get("limit"), s.pageSize)
-	limit = min(limit, s.pageSize)
 	var mine []group
 	for _, g := range s.groups {
 		if s.members[u.ID][g.id] {
 			mine = append(mine, g)
 		}
 	}
-	page, more := paginate(mine, r.URL.Query().Get("after"), limit, func(g group) string { return g.id })
-	body := make([]map[string]any, 0, len(page))
-	for _, g := range page {
-		body = append(body, groupJSON(r, g))
-	}
+	answer := groupPage(s, r, mine, func(g group) string { return g.id }, func(g group) map[string]any { return groupJSON(r, g) })
 	s.mu.Unlock()
+	answer(w)
+}
 
-	links(w, r, more, page, func(g group) string { return g.id }, limit)
-	writeJSON(w, http.StatusOK, body)
+// groupPage cuts one page of all (at most the group page size, after the request's after=),
+// rendered while the caller holds s.mu, and returns what writes it with its Link headers.
+func groupPage[T any](s *Server, r *http.Request, all []T, id func(T) string, render func(T) map[string]any) func(http.ResponseWriter) {
+	limit, _ := pageLimit(r.URL.Query().Get("limit"), s.pageSize)
+	limit = min(limit, s.pageSize)
+	page, more := paginate(all, r.URL.Query().Get("after"), limit, id)
+	body := make([]map[string]any, 0, len(page))
+	for _, it := range page {
+		body = append(body, render(it))
+	}
+	return func(w http.ResponseWriter) {
+		links(w, r, more, page, id, limit)
+		writeJSON(w, http.StatusOK, body)
+	}
 }
 
 // clearSessions is DELETE /api/v1/users/{id}/sessions: 204 for a known user id.
