@@ -317,21 +317,22 @@ func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
 	case errors.Is(err, bot.ErrDuplicate):
 		h.outcome(ev, kind, "duplicate", "already submitted: Okta delivered this event again")
 	case err != nil:
-		h.observeEvent(kind, "failed")
 		h.log.Error("okta event not submitted", "audit", "hook_failed", "event_type", kind, "uuid", ev.UUID,
 			"target", who, "delivery", d.EventID, "error", err.Error())
+		h.observeEvent(kind, "failed")
 	default:
-		h.observeEvent(kind, string(policy))
 		h.log.Info("okta event submitted", "audit", "hook_submitted", "event_type", kind, "uuid", ev.UUID,
 			"target", who, "actor", ev.Actor.name(), "policy", string(policy), "request", req.ID, "delivery", d.EventID)
+		h.observeEvent(kind, string(policy))
 	}
 }
 
 // outcome logs and counts an event that starts nothing.
+// outcome puts a decision on record, then counts it: whoever sees the count can read why.
 func (h *Handler) outcome(ev event, label, result, why string) {
-	h.observeEvent(label, result)
 	h.log.Info("okta event not acted on", "audit", "hook_"+result, "event_type", ev.EventType, "uuid", ev.UUID,
 		"actor", ev.Actor.name(), "reason", why)
+	h.observeEvent(label, result)
 }
 
 func (h *Handler) observeRequest(result string) {
