@@ -95,12 +95,10 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 	}
 
 	events := e.audit(requestID(card))
-	outcomes := 0
+	outcomes := countKind(events, store.KindOutcome)
 	var finished string
 	for _, ev := range events {
 		switch ev.Kind {
-		case store.KindOutcome:
-			outcomes++
 		case store.KindFinished:
 			finished = ev.Detail
 		case store.KindRequested, store.KindApproved:

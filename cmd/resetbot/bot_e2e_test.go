@@ -195,6 +195,17 @@ func (e *e2e) audit(requestID string) []store.Event {
 	return events
 }
 
+// countKind counts the events of one kind.
+func countKind(events []store.Event, kind string) int {
+	n := 0
+	for _, ev := range events {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
 func kinds(events []store.Event) string {
 	var k []string
 	for _, ev := range events {

@@ -127,6 +127,20 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 	}
 }
 
+// approvedOnFirst starts replica "first", has Rita ask for text and Sam approve the card.
+func (e *e2e) approvedOnFirst(text string) (*stage, slackfake.Message) {
+	e.t.Helper()
+	first := e.startReplica("first")
+	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
+		e.t.Fatal(err)
+	}
+	e.st = first
+	e.st.command(e.w.Rita, text)
+	card := e.card(1)
+	e.st.click(e.w.Sam, card, "approve")
+	return first, card
+}
+
 // startE2Eless is startE2E without a bot of its own: the test starts its replicas itself.
 func startE2Eless(t *testing.T, env map[string]string) *e2e {
 	t.Helper()
@@ -153,14 +167,7 @@ func TestShutdownReleasesTheLeaseOfAnUnfinishedReset(t *testing.T) {
 	e := startE2Eless(t, nil)
 	e.opt.lease = time.Hour // only a release, never a lapse, can hand this over
 	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
-	first := e.startReplica("first")
-	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	e.st = first
-	e.st.command(e.w.Rita, "alice@example.com")
-	card := e.card(1)
-	e.st.click(e.w.Sam, card, "approve")
+	first, card := e.approvedOnFirst("alice@example.com")
 	e.until("the reset reached Zoom", func() bool { return e.w.Zoom.Count("revoke") >= 1 })
 	if err := first.Stop(); err != nil { // waits out the grace, then releases
 		t.Fatal(err)
@@ -183,14 +190,7 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 	e.opt.progress = 50 * time.Millisecond
 	financeGroup(e, 4) // 6 people
 	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
-	first := e.startReplica("first")
-	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	e.st = first
-	e.st.command(e.w.Rita, "group:Finance phishing wave")
-	card := e.card(1)
-	e.st.click(e.w.Sam, card, "approve")
+	first, card := e.approvedOnFirst("group:Finance phishing wave")
 	// Wait until everyone is signed out of the three quick systems and stuck in Zoom.
 	e.until("the batch reached every system for everyone", func() bool {
 		got := e.revokes()
@@ -222,14 +222,8 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 		t.Errorf("revokes = %v; want 6 at okta, google, microsoft and 12 at zoom", got)
 	}
 	events := e.audit(requestID(card))
-	outcomes := 0
-	for _, ev := range events {
-		if ev.Kind == store.KindOutcome {
-			outcomes++
-		}
-	}
-	if outcomes != 6*4 || !strings.Contains(kinds(events), "taken_over") {
-		t.Errorf("audit: %d outcomes (want 24: the interrupted Zoom calls are not outcomes), kinds %s", outcomes, kinds(events))
+	if outcomes := countKind(events, store.KindOutcome); outcomes != 6*4 || !strings.Contains(kinds(events), "taken_over") {
+		t.Errorf("audit: %d outcomes (want 24: the interrupted Zoom calls are not outcomes), kinds %s", countKind(events, store.KindOutcome), kinds(events))
 	}
 }
 
