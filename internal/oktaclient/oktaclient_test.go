@@ -168,14 +168,14 @@ func TestAmbientConfigurationIgnored(t *testing.T) {
 
 func TestRateLimitReturnsAtOnceWithItsWait(t *testing.T) {
 	t.Parallel()
-	reset30 := time.Now().Add(30 * time.Second).Unix()
 	cases := []struct {
 		name     string
 		header   http.Header
 		min, max time.Duration
+		resetIn  time.Duration // when set, the 429 names a window ending this far ahead
 	}{
 		{name: "retry-after seconds", header: http.Header{"Retry-After": {"7"}}, min: 7 * time.Second, max: 7 * time.Second},
-		{name: "okta window reset", header: http.Header{"X-Rate-Limit-Reset": {itoa(reset30)}}, min: 28 * time.Second, max: 30 * time.Second},
+		{name: "okta window reset", resetIn: 30 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,7 +190,16 @@ func TestRateLimitReturnsAtOnceWithItsWait(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				srv.Fail("lookup", fake.Fault{Status: http.StatusTooManyRequests, Header: tc.header})
+				header, minWait, maxWait := tc.header, tc.min, tc.max
+				var before, resetAt time.Time
+				if tc.resetIn > 0 {
+					// Stamped here, not when the table was built: the window's end is an epoch
+					// second, and this request may go out seconds after the test began.
+					before = time.Now()
+					resetAt = time.Unix(before.Add(tc.resetIn).Unix(), 0)
+					header = http.Header{"X-Rate-Limit-Reset": {itoa(resetAt.Unix())}}
+				}
+				srv.Fail("lookup", fake.Fault{Status: http.StatusTooManyRequests, Header: header})
 				_, resp, err := client.User.GetUser(t.Context(), alice.ID)
 
 				var apiErr *oktaclient.APIError
@@ -202,8 +211,12 @@ func TestRateLimitReturnsAtOnceWithItsWait(t *testing.T) {
 				}
 				classified := oktaclient.Classify("look up alice", oktaclient.ScopeUsersRead, resp, err)
 				kind, wait, reason := reset.Classify(classified)
-				if kind != reset.Retryable || reason != "rate_limited" || wait < tc.min || wait > tc.max {
-					t.Errorf("%s: classified %v/%s waiting %s, want retryable rate_limited waiting %s..%s", mode, kind, reason, wait, tc.min, tc.max)
+				if !resetAt.IsZero() {
+					// The answer was read between before and now; the wait runs from then to the window's end.
+					minWait, maxWait = resetAt.Sub(time.Now()), resetAt.Sub(before)
+				}
+				if kind != reset.Retryable || reason != "rate_limited" || wait < minWait || wait > maxWait {
+					t.Errorf("%s: classified %v/%s waiting %s, want retryable rate_limited waiting %s..%s", mode, kind, reason, wait, minWait, maxWait)
 				}
 				if !strings.Contains(classified.Error(), "API call exceeded rate limit") {
 					t.Errorf("%s: message %q lacks Okta's words", mode, classified)

@@ -164,6 +164,7 @@ func TestThroughTheExecutor(t *testing.T) {
 		wantRetryable bool
 		wantDetail    []string
 		wantWait      [2]time.Duration // first wait between these, when set
+		windowResetIn time.Duration    // when set, the first revoke is a 429 whose window ends this far ahead
 		wantRevokes   int
 	}{
 		{name: "revoked", mode: "ssws", wantStatus: reset.Revoked, wantAttempts: 1, wantRevokes: 1},
@@ -173,8 +174,7 @@ func TestThroughTheExecutor(t *testing.T) {
 			faults:   []fake.Fault{{Status: 429, Header: http.Header{"Retry-After": {"7"}}}},
 			wantWait: [2]time.Duration{7 * time.Second, 7 * time.Second}},
 		{name: "429 okta window reset honoured", mode: "service app", wantStatus: reset.Revoked, wantAttempts: 2, wantRevokes: 2,
-			faults:   []fake.Fault{{Status: 429, Header: http.Header{"X-Rate-Limit-Reset": {strconv.FormatInt(time.Now().Add(20*time.Second).Unix(), 10)}}}},
-			wantWait: [2]time.Duration{18 * time.Second, 20 * time.Second}},
+			windowResetIn: 20 * time.Second},
 		{name: "persistent 500 fails after bounded attempts", mode: "ssws", wantStatus: reset.Failed, wantAttempts: maxAttempts,
 			wantRevokes: maxAttempts, wantRetryable: true,
 			faults:     []fake.Fault{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}},
@@ -197,11 +197,24 @@ func TestThroughTheExecutor(t *testing.T) {
 			if tc.noAccount {
 				alice = reset.Target{OktaID: "00unobody0000000000", Email: "nobody@example.com"}
 			}
-			srv.Fail("revoke", tc.faults...)
+			faults, wantWait := tc.faults, tc.wantWait
+			var before, resetAt time.Time
+			if tc.windowResetIn > 0 {
+				// The window's end is an epoch second stamped here, not when the table was built:
+				// a parallel subtest may start seconds after that.
+				before = time.Now()
+				resetAt = time.Unix(before.Add(tc.windowResetIn).Unix(), 0)
+				faults = []fake.Fault{{Status: 429, Header: http.Header{"X-Rate-Limit-Reset": {strconv.FormatInt(resetAt.Unix(), 10)}}}}
+			}
+			srv.Fail("revoke", faults...)
 			w := &waits{}
 			ex := reset.NewExecutor([]reset.Provider{p}, reset.WithSleep(w.sleep),
 				reset.WithRetry(reset.RetryPolicy{MaxAttempts: maxAttempts, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}))
 			out := ex.RunAll(t.Context(), alice, nil)
+			if !resetAt.IsZero() {
+				// The 429 arrived between before and now; the wait runs from then to the window's end.
+				wantWait = [2]time.Duration{resetAt.Sub(time.Now()), resetAt.Sub(before)}
+			}
 			if len(out) != 1 {
 				t.Fatalf("outcomes = %+v, want one", out)
 			}
@@ -218,10 +231,10 @@ func TestThroughTheExecutor(t *testing.T) {
 			if got := srv.Count("revoke"); got != tc.wantRevokes {
 				t.Errorf("revoke calls reaching Okta = %d, want %d", got, tc.wantRevokes)
 			}
-			if tc.wantWait != [2]time.Duration{} {
+			if wantWait != [2]time.Duration{} {
 				got := w.all()
-				if len(got) == 0 || got[0] < tc.wantWait[0] || got[0] > tc.wantWait[1] {
-					t.Errorf("waits = %v, want the first in [%s, %s]", got, tc.wantWait[0], tc.wantWait[1])
+				if len(got) == 0 || got[0] < wantWait[0] || got[0] > wantWait[1] {
+					t.Errorf("waits = %v, want the first in [%s, %s]", got, wantWait[0], wantWait[1])
 				}
 			}
 			if strings.Contains(o.Detail, apiToken) || strings.Contains(o.Detail, "eyJ") {
