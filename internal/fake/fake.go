@@ -153,10 +153,15 @@ func (s *Script) Play(w http.ResponseWriter, r *http.Request, op string) (Fault,
 	if !Wait(r, wait) {
 		return Fault{}, false
 	}
+	f.SetHeaders(w)
+	return f, true
+}
+
+// SetHeaders puts the fault's headers on w.
+func (f Fault) SetHeaders(w http.ResponseWriter) {
 	for k, vs := range f.Header {
 		w.Header()[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
 	}
-	return f, true
 }
 
 // Calls returns the calls recorded so far, in arrival order.

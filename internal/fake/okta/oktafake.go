@@ -317,22 +317,25 @@ func (s *Server) Unrouted() []string {
 	return append([]string(nil), s.unrouted...)
 }
 
-// play records the call and applies the Script (latency, then a programmed fault), then counts
-// the call in op's rate-limit window, announcing the window on the answer. It reports whether
-// the handler should go on serving.
+// play records the call, counts it in op's rate-limit window (announcing the window on the
+// answer) and applies the Script: a programmed fault, the latency. It reports whether the
+// handler should go on serving.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
-	f, ok := s.Play(w, r, op)
-	if !ok {
-		return false
-	}
+	f, wait := s.Next(r, op)
 	if f.Status == 0 {
-		if s.count(w, op, true) {
-			return true
+		// Okta counts a request when it arrives, so the Remaining an answer announces is as of
+		// then, and a request beyond the limit is refused at once, not after the work.
+		if !s.count(w, op, true) {
+			code, summary := errorFor(http.StatusTooManyRequests, "")
+			writeError(w, http.StatusTooManyRequests, code, summary)
+			return false
 		}
-		code, summary := errorFor(http.StatusTooManyRequests, "")
-		writeError(w, http.StatusTooManyRequests, code, summary)
+		return fake.Wait(r, wait)
+	}
+	if !fake.Wait(r, wait) {
 		return false
 	}
+	f.SetHeaders(w)
 	h := w.Header()
 	if f.Status == http.StatusTooManyRequests && h.Get("X-Rate-Limit-Reset") == "" {
 		// The window resets within the minute; a fault that says nothing resets it at the

@@ -142,3 +142,33 @@ func TestAClientObeyingRemainingIsNeverRefused(t *testing.T) {
 		t.Errorf("a lookup beyond Remaining (%+v) answered %d, want 429", last, got.status)
 	}
 }
+
+// TestARequestIsCountedWhenItArrives: Okta counts a request against its window on arrival, so
+// a request that finds the window spent by one still being worked on is refused at once,
+// before that one is answered.
+func TestARequestIsCountedWhenItArrives(t *testing.T) {
+	t.Parallel()
+	srv, _, alice := start(t)
+	srv.SetRateLimit("lookup", 1)
+	srv.SetLatency("lookup", time.Second)
+
+	type answer struct {
+		name string
+		w    window
+	}
+	answers := make(chan answer, 2)
+	go func() { answers <- answer{"first", lookup(t, srv, alice.ID)} }()
+	for srv.Count("lookup") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() { answers <- answer{"second", lookup(t, srv, alice.ID)} }()
+
+	a, b := <-answers, <-answers
+	if a.w.status != http.StatusTooManyRequests || b.w.status != http.StatusOK {
+		t.Fatalf("answered %s %d, then %s %d; want the refusal (429) before the request it lost to (200)",
+			a.name, a.w.status, b.name, b.w.status)
+	}
+	if a.w.remaining != 0 || b.w.remaining != 0 {
+		t.Errorf("announced remaining %d and %d, want 0 for both", a.w.remaining, b.w.remaining)
+	}
+}
