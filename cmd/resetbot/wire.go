@@ -141,11 +141,13 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 	return w, nil
 }
 
-// newLimiter paces each provider at its configured rate. A burst is at most a second's worth
-// and at most the requests allowed in flight, so a responder's handful of calls goes at once.
+// newLimiter paces each provider at its configured rate, with no burst: a token bucket lets
+// burst + rate requests through in a second, so any burst above one would let a rate set just
+// under a provider's per-second limit break it (a 429, a pause and a lowered rate) every time
+// a batch starts on a rested bucket.
 func newLimiter(p config.Pace) *pace.Limiter {
 	paceOf := func(rate float64) pace.Config {
-		return pace.Config{Rate: rate, Burst: max(1, min(p.Concurrency, 2)), Concurrency: p.Concurrency}
+		return pace.Config{Rate: rate, Burst: 1, Concurrency: p.Concurrency}
 	}
 	opts := make([]pace.Option, 0, len(p.Rates)+1)
 	for name, rate := range p.Rates {
