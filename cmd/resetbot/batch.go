@@ -66,6 +66,27 @@ func printTally(w io.Writer, t *reset.Tally) {
 	_ = tw.Flush()
 }
 
+// interrupted reports whether r was cut short by ctx ending (a lookup or a system that did not
+// get to answer), and what did happen, as " (okta revoked, …)".
+func interrupted(ctx context.Context, r reset.Result) (bool, string) {
+	if ctx.Err() == nil {
+		return false, ""
+	}
+	cut := r.Err != nil
+	var did []string
+	for _, o := range r.Outcomes {
+		if o.Status == reset.Failed {
+			cut = true
+			continue
+		}
+		did = append(did, fmt.Sprintf("%s %s", o.Provider, o.Status))
+	}
+	if !cut || len(did) == 0 {
+		return cut, ""
+	}
+	return true, " (" + strings.Join(did, ", ") + ")"
+}
+
 // personLine renders one person's result as one line: every provider's word, failures with
 // the provider's own message.
 func personLine(r reset.Result) string {
@@ -124,19 +145,34 @@ func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, pat
 		Targets: named, Reason: reason}, sel)
 	t := reset.NewTally(ex.Names())
 	fmt.Fprintf(a.stdout, "Signing out %d people (%d at a time, %s):\n", len(people), workers, w.paceLine())
+	unfinished := 0
 	ex.Batch(ctx, jobs, workers, w.directory.Find, nil, func(i int, r reset.Result) {
-		tally(t, r)
 		rec.person(ctx, named[i], r)
+		if cut, did := interrupted(ctx, r); cut {
+			// Not counted: the failures are the interruption's, not the systems'.
+			unfinished++
+			fmt.Fprintf(a.stdout, "  [-] %s: interrupted%s\n", named[i].Login, did)
+			return
+		}
+		tally(t, r)
 		fmt.Fprintf(a.stdout, "  [%d/%d] %s\n", t.People, len(people), personLine(r))
 	})
-	fmt.Fprintf(a.stdout, "\n%d people × %d systems:\n", t.People, len(t.Names()))
-	printTally(a.stdout, t)
+	if unfinished > 0 {
+		fmt.Fprintf(a.stdout, "\nInterrupted: %d of %d people not finished.\n", unfinished, len(people))
+	}
+	if t.People > 0 {
+		fmt.Fprintf(a.stdout, "\n%d people × %d systems:\n", t.People, len(t.Names()))
+		printTally(a.stdout, t)
+	}
 	final := t.Final()
 	if t.Total(notResolved) > 0 && final == reset.Done {
 		final = reset.Partial
 	}
 	rec.finish(ctx, final)
-	log.Info("batch reset finished", "audit", "finished", "people", t.People, "troubled", t.Troubled)
+	log.Info("batch reset finished", "audit", "finished", "people", t.People, "troubled", t.Troubled, "unfinished", unfinished)
+	if unfinished > 0 {
+		return exitFailed
+	}
 	if t.Troubled > 0 {
 		fmt.Fprintf(a.stdout, "\nResult: %d of %d people need attention (%d provider outcomes failed or not asked)\n", t.Troubled, t.People, failedOutcomes(t))
 		return exitFailed

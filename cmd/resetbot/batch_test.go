@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/resetbot/resetbot/internal/fake/world"
+	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
 )
 
 // writePeople writes a --file for one test.
@@ -207,5 +213,119 @@ func TestResetFileIsOneRequestInTheAuditLog(t *testing.T) {
 	bob := runCLI(t, w, "audit", "--target", w.Bob.Email)
 	if !strings.Contains(bob.stdout, "zoom: no account") || strings.Contains(bob.stdout, "nobody@example.com") {
 		t.Errorf("audit --target %s:\n%s", w.Bob.Email, bob)
+	}
+}
+
+// TestCommandLineBatchKeepsItsLeaseWhileItRuns: a `reset --file` running longer than its lease
+// renews it, so a bot replica sharing the database, trying to take over lapsed requests all the
+// while, never takes over one still running in a terminal, and nobody is signed out twice.
+func TestCommandLineBatchKeepsItsLeaseWhileItRuns(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	w.Zoom.SetLatency("revoke", time.Second) // three people one at a time: over 3 s, three leases
+	path := writePeople(t, w.Alice.Email, w.Bob.Email, w.Oscar.Email)
+	const lease = time.Second
+
+	replica, err := store.Open(t.Context(), w.Env()["RESETBOT_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Close()
+	ctx, stop := context.WithCancel(t.Context())
+	var taken atomic.Int32
+	sweeping := make(chan struct{})
+	go func() {
+		defer close(sweeping)
+		for ctx.Err() == nil {
+			now := time.Now()
+			got, err := replica.TakeOver(ctx, "bot-replica", now, now.Add(time.Minute))
+			if err == nil {
+				taken.Add(int32(len(got)))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	var out, errb bytes.Buffer
+	a := &app{env: w.Getenv, stdout: &out, stderr: &errb, roots: w.Roots, lease: lease}
+	code := a.main(t.Context(), []string{"reset", "--file", path, "--concurrency", "1", "--reason", "campaign"})
+	stop()
+	<-sweeping
+	r := cliRun{code: code, stdout: out.String(), stderr: errb.String()}
+	if r.code != exitOK || r.stderr != "" {
+		t.Fatalf("want exit 0 and no warning:\n%s", r)
+	}
+	if n := taken.Load(); n != 0 {
+		t.Errorf("a replica took over %d request(s) while the command was running", n)
+	}
+	for _, p := range []world.Person{w.Alice, w.Bob, w.Oscar} {
+		if got := revokes(w, p); got["okta"] != 1 || got["google"] != 1 || got["microsoft"] != 1 {
+			t.Errorf("%s signed out %v, want once in each system", p.Email, got)
+		}
+	}
+	audit := runCLI(t, w, "audit")
+	if strings.Contains(audit.stdout, "taken_over") || !strings.Contains(audit.stdout, "finished") {
+		t.Errorf("audit log should show the batch finished by the command alone:\n%s", audit)
+	}
+}
+
+// TestInterruptedCommandLineBatchIsLeftForAReplica: a `reset --file` stopped halfway (Ctrl-C)
+// says so and leaves its request open with its lease released, so a replica sharing the
+// database takes it over at once to finish it, rather than the batch staying half-done.
+func TestInterruptedCommandLineBatchIsLeftForAReplica(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	w.Zoom.SetLatency("revoke", time.Second)
+	path := writePeople(t, w.Alice.Email, w.Bob.Email, w.Oscar.Email)
+
+	ctx, interrupt := context.WithCancel(t.Context())
+	go func() {
+		for w.Zoom.Count("revoke") == 0 && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		interrupt()
+	}()
+	var out, errb bytes.Buffer
+	a := &app{env: w.Getenv, stdout: &out, stderr: &errb, roots: w.Roots} // the lease: two minutes
+	code := a.main(ctx, []string{"reset", "--file", path, "--concurrency", "1", "--reason", "campaign"})
+	r := cliRun{code: code, stdout: out.String(), stderr: errb.String()}
+	if r.code == exitOK || !strings.Contains(r.stderr, "interrupted: request ") || !strings.Contains(r.stderr, "`resetbot run` on this RESETBOT_DATABASE_URL finishes what is left") {
+		t.Fatalf("want a failing exit and the interruption explained:\n%s", r)
+	}
+	for _, p := range []world.Person{w.Alice, w.Bob, w.Oscar} {
+		if !strings.Contains(r.stdout, "[-] "+p.Email+": interrupted") {
+			t.Errorf("%s is not shown as interrupted:\n%s", p.Email, r)
+		}
+	}
+	audit := runCLI(t, w, "audit")
+	if strings.Contains(audit.stdout, "finished") {
+		t.Errorf("the interrupted batch is recorded as finished:\n%s", audit)
+	}
+
+	replica, err := store.Open(t.Context(), w.Env()["RESETBOT_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Close()
+	now := time.Now()
+	got, err := replica.TakeOver(t.Context(), "bot-replica", now, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Targets) != 3 {
+		t.Fatalf("took over %+v, want the one batch of 3", got)
+	}
+	// What the replica finds done: sign-outs that happened, never the interruption's failures,
+	// so it runs Zoom (cut short) and everyone else again.
+	done, err := replica.PersonOutcomes(t.Context(), got[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for person, outcomes := range done {
+		for _, o := range outcomes {
+			if o.Status == reset.Failed || o.Provider == "zoom" || person != w.Alice.Email {
+				t.Errorf("recorded %s %s: %s, want only Alice's sign-outs that happened", person, o.Provider, o.Status)
+			}
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/resetbot/resetbot/internal/config"
 )
@@ -44,6 +45,8 @@ type app struct {
 	// roots, when set, is trusted in addition to the system's roots: the demo and tests use it
 	// for the local fakes' certificate.
 	roots *x509.CertPool
+	// lease, when set, replaces cliLease; tests shorten it.
+	lease time.Duration
 }
 
 type command struct {
