@@ -192,23 +192,12 @@ func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outco
 // holdLease renews the request's lease until ctx ends; if another replica took it, the run is
 // stopped so two replicas never report the same request.
 func (b *Bot) holdLease(ctx context.Context, id string, stop context.CancelFunc, lost chan<- struct{}) {
-	t := newTicker(b.cfg.Lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			err := b.cfg.Store.RenewLease(ctx, id, b.cfg.Replica, b.now().Add(b.cfg.Lease))
-			if errors.Is(err, store.ErrLeaseLost) {
-				close(lost)
-				stop()
-				return
-			}
-			if err != nil && ctx.Err() == nil {
-				b.log.Warn("renew lease", "request", id, "error", err.Error())
-			}
-		}
+	err := store.KeepLease(ctx, b.cfg.Lease/3, func(ctx context.Context) error {
+		return b.cfg.Store.RenewLease(ctx, id, b.cfg.Replica, b.now().Add(b.cfg.Lease))
+	}, func(err error) { b.log.Warn("renew lease", "request", id, "error", err.Error()) })
+	if errors.Is(err, store.ErrLeaseLost) {
+		close(lost)
+		stop()
 	}
 }
 

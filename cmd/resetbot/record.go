@@ -85,22 +85,11 @@ func (r *record) hold(ctx context.Context, lease time.Duration) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			err := r.st.RenewLease(ctx, r.req.ID, r.req.LeaseOwner, time.Now().Add(lease))
-			switch {
-			case errors.Is(err, store.ErrLeaseLost):
-				r.warn("a resetbot replica took request %s over; it finishes what this command has not", r.req.ID)
-				return
-			case err != nil && ctx.Err() == nil:
-				r.warn("audit log: renew the lease on request %s: %v", r.req.ID, err)
-			}
+		err := store.KeepLease(ctx, lease/3, func(ctx context.Context) error {
+			return r.st.RenewLease(ctx, r.req.ID, r.req.LeaseOwner, time.Now().Add(lease))
+		}, func(err error) { r.warn("audit log: renew the lease on request %s: %v", r.req.ID, err) })
+		if errors.Is(err, store.ErrLeaseLost) {
+			r.warn("a resetbot replica took request %s over; it finishes what this command has not", r.req.ID)
 		}
 	}()
 	return func() { cancel(); <-done }
