@@ -30,7 +30,7 @@ func (b *Bot) onInteraction(cb slack.InteractionCallback) func(context.Context) 
 func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *slack.BlockAction) {
 	reply := b.replier(cb.ResponseURL, cb.Channel.ID, cb.User.ID)
 	clicker := reset.Actor{SlackID: cb.User.ID, TeamID: cb.Team.ID}
-	if !b.teamAllowed(cb.Team.ID) {
+	if !b.teamAllowed(cb.Team.ID, cb.Enterprise.ID) {
 		b.refuse(ctx, "", clicker, action.ActionID, &reset.Refusal{Code: "team_not_allowed", Message: "resetbot does not serve this workspace."}, reply)
 		return
 	}
@@ -58,43 +58,76 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *s
 			b.log.Warn("store card location", "request", req.ID, "error", err.Error())
 		}
 	}
-	clicker, groups, refusal := b.identify(ctx, cb.User.ID, cb.Team.ID)
+	clicker, st, refusal := b.identify(ctx, cb.User.ID)
+	if refusal != nil {
+		b.refuse(ctx, req.ID, clicker, action.ActionID, refusal, reply)
+		return
+	}
 	if action.ActionID == actionCancel {
-		if refusal == nil {
-			refusal = b.cfg.Policy.MayCancel(req, clicker, groups)
-		}
-		if refusal != nil {
+		if refusal := said(b.cfg.Policy.MayCancel(req, clicker, st)); refusal != nil {
 			b.refuse(ctx, req.ID, clicker, "cancel", refusal, reply)
 			return
 		}
 		b.cancel(ctx, req, clicker, reply)
 		return
 	}
-	if refusal == nil {
-		refusal = b.cfg.Policy.MayApprove(req, clicker, groups, b.now())
-	}
-	if refusal != nil {
-		b.refuse(ctx, req.ID, clicker, "approve", refusal, reply)
+	b.approve(ctx, req, clicker, st, reply)
+}
+
+// approve decides an Approve click from what Okta says now of the clicker and of the people
+// to sign out, records it, and runs the request once it has every approval it needs. A
+// request that changed under the click (another approval landed first) is decided again.
+func (b *Bot) approve(ctx context.Context, req reset.Request, clicker reset.Actor, st reset.Standing, reply func(context.Context, string)) {
+	roles, err := b.roles(ctx, req.People())
+	if err != nil {
+		b.log.Error("okta groups of the people to sign out", "request", req.ID, "error", err.Error())
+		reply(ctx, "I could not read the Okta groups of the people to sign out; nothing was reset. Try again in a minute.")
 		return
 	}
-	now := b.now()
-	running, err := b.cfg.Store.Approve(ctx, req.ID, clicker, now, b.cfg.Replica, now.Add(b.cfg.Lease))
-	if err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			msg := fmt.Sprintf("This request is already %s; nothing more was done.", running.State)
-			if running.Approver.SlackID != "" {
-				msg = fmt.Sprintf("This request is already %s (approved by <@%s>); nothing more was done.", running.State, running.Approver.SlackID)
-			}
-			b.refuse(ctx, req.ID, clicker, "approve", &reset.Refusal{Code: "not_pending", Message: msg}, reply)
+	for range 3 {
+		if refusal := said(b.cfg.Policy.MayApprove(req, clicker, st, roles, b.now())); refusal != nil {
+			b.refuse(ctx, req.ID, clicker, "approve", refusal, reply)
 			return
 		}
-		b.log.Error("approve", "request", req.ID, "error", err.Error())
-		reply(ctx, "I could not record your approval; nothing was reset. Try again in a minute.")
+		now := b.now()
+		if need := b.cfg.Policy.ApprovalsNeeded(req, roles); len(req.Approvals)+1 < need {
+			pending, err := b.cfg.Store.AddApproval(ctx, req.ID, req.Approvals, clicker, now)
+			if errors.Is(err, store.ErrConflict) {
+				req = pending
+				continue
+			}
+			if err != nil {
+				b.log.Error("record approval", "request", req.ID, "error", err.Error())
+				reply(ctx, "I could not record your approval; nothing was reset. Try again in a minute.")
+				return
+			}
+			detail := fmt.Sprintf("approval %d of %d", len(pending.Approvals), need)
+			b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindApproved, Actor: clicker, Target: auditTarget(req), Reason: req.Reason, Detail: detail})
+			b.log.Info("request approved, another approval needed", "audit", "approved", "request", req.ID, "approver", clicker.String(), "approvals", detail)
+			b.updateCard(ctx, card{req: pending, names: b.cfg.Executor.Names()})
+			reply(ctx, "Your approval is recorded. This request needs one more responder's approval before anyone is signed out.")
+			return
+		}
+		running, err := b.cfg.Store.Approve(ctx, req.ID, clicker, now, b.cfg.Replica, now.Add(b.cfg.Lease))
+		if err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				msg := fmt.Sprintf("This request is already %s; nothing more was done.", running.State)
+				if running.Approver.SlackID != "" {
+					msg = fmt.Sprintf("This request is already %s (approved by <@%s>); nothing more was done.", running.State, running.Approver.SlackID)
+				}
+				b.refuse(ctx, req.ID, clicker, "approve", &reset.Refusal{Code: "not_pending", Message: msg}, reply)
+				return
+			}
+			b.log.Error("approve", "request", req.ID, "error", err.Error())
+			reply(ctx, "I could not record your approval; nothing was reset. Try again in a minute.")
+			return
+		}
+		b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindApproved, Actor: clicker, Target: auditTarget(req), Reason: req.Reason})
+		b.log.Info("request approved", "audit", "approved", "request", req.ID, "approver", clicker.String())
+		b.execute(ctx, running, nil, "")
 		return
 	}
-	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "approved", Actor: clicker, Target: auditTarget(req), Reason: req.Reason})
-	b.log.Info("request approved", "audit", "approved", "request", req.ID, "approver", clicker.String())
-	b.execute(ctx, running, nil, "")
+	reply(ctx, "Others were approving this request at the same moment; nothing was changed by your click. Look at the card and click again if it still needs you.")
 }
 
 func (b *Bot) cancel(ctx context.Context, req reset.Request, by reset.Actor, reply func(context.Context, string)) {

@@ -50,7 +50,6 @@ func (b *Bot) requestBatch(ctx context.Context, cmd slack.SlashCommand, parsed c
 		return
 	}
 
-	reply(ctx, fmt.Sprintf(":mag: Found %d people; checking where they have accounts…", len(targets)))
 	now := b.now()
 	req := reset.Request{
 		ID:        newID(),
@@ -60,12 +59,16 @@ func (b *Bot) requestBatch(ctx context.Context, cmd slack.SlashCommand, parsed c
 		Requester: requester,
 		Source:    "slack",
 		Channel:   cmd.ChannelID,
-		Plan:      b.planAll(ctx, targets),
 		State:     reset.Pending,
 		CreatedAt: now,
 		UpdatedAt: now,
-		ExpiresAt: b.now().Add(b.cfg.TTL),
+		ExpiresAt: now.Add(b.cfg.TTL),
 	}
+	if !b.mayAsk(ctx, &req, reply) {
+		return
+	}
+	reply(ctx, fmt.Sprintf(":mag: Found %d people; checking where they have accounts…", len(targets)))
+	req.Plan = b.planAll(ctx, targets)
 	if err := b.cfg.Store.Create(ctx, req); err != nil {
 		b.log.Error("store batch request", "error", err.Error())
 		reply(ctx, "I could not save the request, so nothing was started. Try again; if it keeps failing, tell whoever runs resetbot.")
@@ -91,7 +94,7 @@ func (b *Bot) resolveAll(ctx context.Context, people []who) (targets []reset.Tar
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			if w.group != "" {
-				found[i], errs[i] = b.cfg.Directory.GroupMembers(ctx, w.group)
+				found[i], errs[i] = b.cfg.Directory.GroupMembers(ctx, w.group, maxPeople)
 				return
 			}
 			t, err := b.lookup(ctx, w)

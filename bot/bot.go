@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -33,14 +32,16 @@ type Slack interface {
 }
 
 // Directory finds people and their groups in Okta, live on every call: a responder removed
-// from a group must lose their rights at once.
+// from a group or suspended must lose their say at once. Every Target it returns carries the
+// person's current Okta status.
 type Directory interface {
 	Find(ctx context.Context, who string) (reset.Target, error)
 	FindByEmail(ctx context.Context, email string) (reset.Target, error)
-	Groups(ctx context.Context, oktaUserID string) ([]string, error)
-	// GroupMembers lists everyone in the Okta group with this exact name; an unknown group
-	// matches errNotFound.
-	GroupMembers(ctx context.Context, group string) ([]reset.Target, error)
+	// Groups lists the groups a person is in, by id, with names and types.
+	Groups(ctx context.Context, oktaUserID string) ([]reset.Group, error)
+	// GroupMembers lists everyone in the Okta group with this id or exact name, stopping once
+	// past limit people (no limit when limit <= 0); an unknown group matches errNotFound.
+	GroupMembers(ctx context.Context, group string, limit int) ([]reset.Target, error)
 }
 
 // Executor signs a target out; *reset.Executor satisfies it.
@@ -57,6 +58,9 @@ type Store interface {
 	Create(ctx context.Context, r reset.Request) error
 	Get(ctx context.Context, id string) (reset.Request, error)
 	SetMessage(ctx context.Context, id, channel, ts string) error
+	// AddApproval records one approval of a pending request that needs more, if its approvals
+	// are still prior: ErrConflict otherwise, with the request as it now stands.
+	AddApproval(ctx context.Context, id string, prior []reset.Actor, approver reset.Actor, now time.Time) (reset.Request, error)
 	Approve(ctx context.Context, id string, approver reset.Actor, now time.Time, owner string, leaseUntil time.Time) (reset.Request, error)
 	Cancel(ctx context.Context, id string, by reset.Actor, now time.Time) (reset.Request, error)
 	ExpireDue(ctx context.Context, now time.Time) ([]reset.Request, error)
@@ -81,7 +85,9 @@ type Config struct {
 	Policy    reset.Policy
 	// TTL is how long a card can be approved.
 	TTL time.Duration
-	// AllowedTeams, when not empty, are the only workspaces the bot answers.
+	// Workspace installed the app: its members, and its Grid org's, are the people who act.
+	Workspace Workspace
+	// AllowedTeams are further workspaces whose members the bot answers.
 	AllowedTeams []string
 	// Replica names this process in leases; it must differ between replicas.
 	Replica string
@@ -131,6 +137,9 @@ type Bot struct {
 func New(cfg Config) (*Bot, error) {
 	if cfg.Slack == nil || cfg.Socket == nil || cfg.Directory == nil || cfg.Store == nil || cfg.Executor == nil {
 		return nil, errors.New("bot: Slack, Socket, Directory, Store and Executor are required")
+	}
+	if cfg.Workspace.TeamID == "" {
+		return nil, errors.New("bot: the installing workspace's team id is required (auth.test reports it)")
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = 15 * time.Minute
@@ -359,11 +368,6 @@ func (b *Bot) ackRaw(raw json.RawMessage) {
 		b.cfg.Hooks.Acked(env.Type, 0)
 	}
 	b.log.Info("acked an envelope it does not handle", "type", env.Type)
-}
-
-// teamAllowed applies RESETBOT_ALLOWED_TEAMS.
-func (b *Bot) teamAllowed(team string) bool {
-	return len(b.cfg.AllowedTeams) == 0 || slices.Contains(b.cfg.AllowedTeams, team)
 }
 
 // newID is an unguessable request id: a button carries only this, so guessing one must not

@@ -32,6 +32,13 @@ type who struct {
 	group     string // an Okta group name, from group:<name>
 }
 
+// key tells repeats apart as Okta does: group names and addresses ignore case, so
+// group:Big, group:big and group:BIG are one group, asked of Okta once.
+func (w who) key() who {
+	w.group, w.email = strings.ToLower(w.group), strings.ToLower(w.email)
+	return w
+}
+
 // batch reports whether the command names more than one person, or a group.
 func (c command) batch() bool {
 	return len(c.people) > 1 || (len(c.people) == 1 && c.people[0].group != "")
@@ -88,8 +95,8 @@ func parseCommand(text string) (command, error) {
 			if err != nil {
 				return command{}, err
 			}
-			if !seen[w] {
-				seen[w] = true
+			if key := w.key(); !seen[key] {
+				seen[key] = true
 				c.people = append(c.people, w)
 			}
 		}

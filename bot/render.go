@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,9 @@ func (c card) render() (string, []slack.Block) {
 	}
 	switch r.State {
 	case reset.Pending:
+		if len(r.Approvals) > 0 {
+			blocks = append(blocks, slack.NewSectionBlock(md("*Approved by* %s; waiting for one more responder's approval.", actorsLine(r.Approvals)), nil, nil))
+		}
 		blocks = append(blocks,
 			slack.NewSectionBlock(md("*Plan*\n%s", c.planLines()), nil, nil),
 			slack.NewContextBlock("", md("Expires %s. Approving signs %s out of every system marked above.", slackDate(r.ExpiresAt), escape(r.Target.String()))),
@@ -64,7 +68,7 @@ func (c card) render() (string, []slack.Block) {
 				slack.NewButtonBlockElement(actionCancel, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false)),
 			))
 	case reset.Cancelled:
-		blocks = append(blocks, slack.NewSectionBlock(md(":no_entry_sign: Cancelled by %s. Nothing was reset.", actorLine(r.Approver)), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(md(":no_entry_sign: Cancelled by %s. Nothing was reset.", actorLine(r.CancelledBy)), nil, nil))
 	case reset.Expired:
 		blocks = append(blocks, slack.NewSectionBlock(md(":hourglass: Expired %s without approval. Nothing was reset; ask again if it is still needed.", slackDate(r.ExpiresAt)), nil, nil))
 	default: // running or finished
@@ -73,11 +77,13 @@ func (c card) render() (string, []slack.Block) {
 			progress = c.batchProgressLines()
 		}
 		blocks = append(blocks,
-			slack.NewSectionBlock(md("*Approved by* %s", actorLine(r.Approver)), nil, nil),
+			slack.NewSectionBlock(md("*Approved by* %s", actorsLine(append(slices.Clone(r.Approvals), r.Approver))), nil, nil),
 			slack.NewSectionBlock(md("*Progress*\n%s", progress), nil, nil))
 	}
-	if c.note != "" {
-		blocks = append(blocks, slack.NewContextBlock("", md("%s", escape(c.note))))
+	for _, note := range []string{r.Note, c.note} {
+		if note != "" {
+			blocks = append(blocks, slack.NewContextBlock("", md("%s", escape(note))))
+		}
 	}
 	blocks = append(blocks, slack.NewContextBlock("", md("Request `%s`", r.ID)))
 	return fallback, blocks
@@ -284,6 +290,15 @@ func targetLine(t reset.Target) string {
 		return fmt.Sprintf("%s\n%s", escape(t.DisplayName), escape(orDash(t.Email)))
 	}
 	return escape(t.String())
+}
+
+// actorsLine names everyone who approved: "<@U1> and <@U2>".
+func actorsLine(as []reset.Actor) string {
+	lines := make([]string, len(as))
+	for i, a := range as {
+		lines[i] = actorLine(a)
+	}
+	return strings.Join(lines, " and ")
 }
 
 func actorLine(a reset.Actor) string {

@@ -15,7 +15,7 @@ import (
 // onCommand decides what the ack says and what work follows. Everything here is local: the
 // ack must leave within Slack's 3 seconds, so Okta and the providers are asked afterwards.
 func (b *Bot) onCommand(cmd slack.SlashCommand) (ack any, work func(context.Context)) {
-	if !b.teamAllowed(cmd.TeamID) {
+	if !b.teamAllowed(cmd.TeamID, cmd.EnterpriseID) {
 		b.log.Warn("command from a workspace not allowed", "audit", "refused", "team", cmd.TeamID, "user", cmd.UserID)
 		return private("resetbot does not serve this workspace."), nil
 	}
@@ -39,9 +39,9 @@ func (b *Bot) onCommand(cmd slack.SlashCommand) (ack any, work func(context.Cont
 // card. Every refusal is private and changes nothing.
 func (b *Bot) request(ctx context.Context, cmd slack.SlashCommand, parsed command) {
 	reply := b.replier(cmd.ResponseURL, cmd.ChannelID, cmd.UserID)
-	requester, groups, refusal := b.identify(ctx, cmd.UserID, cmd.TeamID)
+	requester, standing, refusal := b.identify(ctx, cmd.UserID)
 	if refusal == nil {
-		refusal = b.cfg.Policy.MayRequest(groups)
+		refusal = said(b.cfg.Policy.MayRequest(standing))
 	}
 	if refusal != nil {
 		b.refuse(ctx, "", requester, "request", refusal, reply)
@@ -65,12 +65,15 @@ func (b *Bot) request(ctx context.Context, cmd slack.SlashCommand, parsed comman
 		Requester: requester,
 		Source:    "slack",
 		Channel:   cmd.ChannelID,
-		Plan:      b.cfg.Executor.Plan(ctx, target),
 		State:     reset.Pending,
 		CreatedAt: now,
 		UpdatedAt: now,
 		ExpiresAt: now.Add(b.cfg.TTL),
 	}
+	if !b.mayAsk(ctx, &req, reply) {
+		return
+	}
+	req.Plan = b.cfg.Executor.Plan(ctx, target)
 	if err := b.cfg.Store.Create(ctx, req); err != nil {
 		b.log.Error("store request", "error", err.Error())
 		reply(ctx, "I could not save the request, so nothing was started. Try again; if it keeps failing, tell whoever runs resetbot.")
@@ -98,49 +101,32 @@ func (b *Bot) postCard(ctx context.Context, req reset.Request, reply func(contex
 	}
 }
 
+// mayAsk reads what Okta says of the request's people now and applies the policy: a request
+// about a protected person is refused, privately and on record, or noted on its card as
+// needing two approvers. It reports whether the request may go on.
+func (b *Bot) mayAsk(ctx context.Context, req *reset.Request, reply func(context.Context, string)) bool {
+	roles, err := b.roles(ctx, req.People())
+	if err != nil {
+		b.log.Error("okta groups of the people to sign out", "error", err.Error())
+		reply(ctx, "I could not read the Okta groups of the people to sign out; nothing was posted or changed. Try again in a minute.")
+		return false
+	}
+	if r := said(b.cfg.Policy.MayAsk(*req, roles)); r != nil {
+		b.audit(ctx, store.Event{Kind: store.KindRefused, Actor: req.Requester, Target: auditTarget(*req), Reason: req.Reason, Detail: "request: " + r.Code})
+		b.log.Info("refused", "audit", "refused", "action", "request", "code", r.Code, "actor", req.Requester.String())
+		reply(ctx, r.Message)
+		return false
+	}
+	req.Note = b.approvalNote(*req, roles)
+	return true
+}
+
 // auditTarget names a request's target in the audit log: the person's login, or the batch.
 func auditTarget(r reset.Request) string {
 	if r.Batch() || r.Target.Login == "" {
 		return r.Target.String()
 	}
 	return r.Target.Login
-}
-
-// identify turns a Slack user into an Okta person and their live groups. Deleted users, bots
-// and guests are refused before Okta is asked.
-func (b *Bot) identify(ctx context.Context, slackID, team string) (reset.Actor, []string, *reset.Refusal) {
-	actor := reset.Actor{SlackID: slackID, TeamID: team}
-	u, err := b.cfg.Slack.GetUserInfoContext(ctx, slackID)
-	if err != nil {
-		b.log.Error("users.info", "user", slackID, "error", err.Error())
-		return actor, nil, &reset.Refusal{Code: "slack_error", Message: "I could not look you up in Slack just now; nothing was changed. Try again in a minute."}
-	}
-	actor.Name = u.Name
-	switch {
-	case u.Deleted:
-		return actor, nil, &reset.Refusal{Code: "deactivated", Message: "Your Slack account is deactivated."}
-	case u.IsBot || u.IsAppUser:
-		return actor, nil, &reset.Refusal{Code: "bot", Message: "Bots cannot request or approve session resets."}
-	case u.IsRestricted || u.IsUltraRestricted:
-		return actor, nil, &reset.Refusal{Code: "guest", Message: "Guest accounts cannot request or approve session resets."}
-	case u.Profile.Email == "":
-		return actor, nil, &reset.Refusal{Code: "no_email", Message: "I cannot see an email address on your Slack profile, so I cannot find you in Okta. The app needs the users:read.email scope."}
-	}
-	person, err := b.cfg.Directory.FindByEmail(ctx, u.Profile.Email)
-	if err != nil {
-		if isNotFound(err) {
-			return actor, nil, &reset.Refusal{Code: "no_okta_account", Message: fmt.Sprintf("I could not find an Okta account for %s, so I cannot check your permissions.", escape(u.Profile.Email))}
-		}
-		b.log.Error("okta lookup of requester", "user", slackID, "error", err.Error())
-		return actor, nil, &reset.Refusal{Code: "okta_error", Message: "I could not reach Okta to check your permissions; nothing was changed. Try again in a minute."}
-	}
-	actor.OktaLogin, actor.OktaID = person.Login, person.OktaID
-	groups, err := b.cfg.Directory.Groups(ctx, person.OktaID)
-	if err != nil {
-		b.log.Error("okta groups of requester", "user", slackID, "error", err.Error())
-		return actor, nil, &reset.Refusal{Code: "okta_error", Message: "I could not read your Okta groups to check your permissions; nothing was changed. Try again in a minute."}
-	}
-	return actor, groups, nil
 }
 
 // resolve finds the target in Okta; its error is a sentence for the requester.
@@ -203,6 +189,15 @@ func (b *Bot) refuse(ctx context.Context, requestID string, who reset.Actor, wha
 	b.log.Info("refused", "audit", "refused", "action", what, "code", r.Code, "actor", who.String(), "request", requestID)
 	b.audit(ctx, store.Event{RequestID: requestID, Kind: "refused", Actor: who, Detail: what + ": " + r.Code})
 	reply(ctx, r.Message)
+}
+
+// said makes a policy's refusal safe to show in Slack: its words name people by address
+// ("Alice <alice@example.com>"), which mrkdwn would read as markup.
+func said(r *reset.Refusal) *reset.Refusal {
+	if r == nil {
+		return nil
+	}
+	return &reset.Refusal{Code: r.Code, Message: escape(r.Message)}
 }
 
 func (b *Bot) audit(ctx context.Context, e store.Event) {

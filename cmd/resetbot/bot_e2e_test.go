@@ -280,8 +280,11 @@ func TestE2ERefusalsChangeNothing(t *testing.T) {
 			}},
 		{name: "unknown target", want: "Nobody in Okta matches",
 			play: func(e *e2e) world.Person { e.st.command(e.w.Rita, "mallory@example.com"); return e.w.Rita }},
-		{name: "another workspace", env: map[string]string{"RESETBOT_ALLOWED_TEAMS": "T0NOTTHIS"}, want: "does not serve this workspace",
-			play: func(e *e2e) world.Person { e.st.command(e.w.Rita, "alice@example.com"); return e.w.Rita }},
+		{name: "a command from another workspace", want: "does not serve this workspace",
+			play: func(e *e2e) world.Person {
+				e.w.Slack.SendSlashCommand(slackfake.SlashCommand{TeamID: "T0ELSEWHERE", ChannelID: world.Channel, UserID: e.w.Rita.SlackID, Text: "alice@example.com"})
+				return e.w.Rita
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,7 +313,7 @@ func TestE2ERefusedClicksChangeNothing(t *testing.T) {
 				e.st.click(e.w.Oscar, card, "approve")
 				return e.w.Oscar
 			}},
-		{name: "self approval when peers are required", env: map[string]string{"RESETBOT_REQUIRE_PEER_APPROVAL": "true"}, want: "another responder has to approve",
+		{name: "self approval, refused by default", want: "another responder has to approve",
 			play: func(e *e2e, card slackfake.Message) world.Person {
 				e.st.click(e.w.Rita, card, "approve")
 				return e.w.Rita
@@ -335,9 +338,10 @@ func TestE2ERefusedClicksChangeNothing(t *testing.T) {
 					ActionID: "approve", BlockID: "request_actions", Value: "' OR 1=1 --"})
 				return e.w.Sam
 			}},
-		{name: "click from another workspace", env: map[string]string{"RESETBOT_ALLOWED_TEAMS": "T0NOTTHIS"}, want: "does not serve this workspace",
+		{name: "click from another workspace", want: "does not serve this workspace",
 			play: func(e *e2e, card slackfake.Message) world.Person {
-				e.st.click(e.w.Sam, card, "approve")
+				e.w.Slack.SendBlockAction(slackfake.BlockAction{TeamID: "T0ELSEWHERE", UserID: e.w.Sam.SlackID, ChannelID: card.Channel, MessageTS: card.TS,
+					ActionID: "approve", BlockID: "request_actions", Value: requestID(card)})
 				return e.w.Sam
 			}},
 	}
@@ -374,10 +378,11 @@ func TestE2ERefusedClicksChangeNothing(t *testing.T) {
 func TestE2EConcurrentApprovalsRunOnce(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, nil)
+	tess := e.w.AddPerson("Tess", "Third", "tess@example.com", "U0TESS", true)
 	e.st.command(e.w.Rita, "alice@example.com")
 	card := e.card(1)
 	a := e.st.click(e.w.Sam, card, "approve")
-	b := e.st.click(e.w.Rita, card, "approve")
+	b := e.st.click(tess, card, "approve")
 	e.mustAck(a)
 	e.mustAck(b)
 	e.summary(card)

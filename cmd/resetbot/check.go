@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/resetbot/resetbot/internal/config"
+	"github.com/resetbot/resetbot/internal/reset"
 )
 
 // check validates configuration and then asks each configured system for a token and one
@@ -60,8 +62,71 @@ func (a *app) check(ctx context.Context, args []string) int {
 		fmt.Fprintf(tw, "  %s\t%s\n", s.name, results[i])
 	}
 	_ = tw.Flush()
+	code := exitOK
 	if failed {
+		code = exitFailed
+	}
+	if w.directory != nil {
+		if c := a.checkPolicy(ctx, w); c > code {
+			code = c
+		}
+	}
+	return code
+}
+
+// checkPolicy resolves the configured groups as `run` does and says whether the Okta user
+// behind resetbot's own token is protected: whoever can sign that admin out can blind resetbot.
+func (a *app) checkPolicy(ctx context.Context, w *wiring) int {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	fmt.Fprintln(a.stdout, "\nOkta groups:")
+	policy, err := resolvePolicy(ctx, w.directory, w.cfg)
+	if err != nil {
+		fmt.Fprintf(a.stdout, "  FAILED  %v\n", err)
+		return exitFor(err)
+	}
+	for _, role := range []struct {
+		name   string
+		groups []reset.Group
+	}{{"requesters", policy.Requesters}, {"approvers", policy.Approvers}, {"protected", policy.Protected}} {
+		if len(role.groups) == 0 {
+			continue
+		}
+		var named []string
+		for _, g := range role.groups {
+			named = append(named, fmt.Sprintf("%s (%s, %s)", g.Name, g.ID, g.Type))
+		}
+		fmt.Fprintf(a.stdout, "  %-10s  %s\n", role.name, strings.Join(named, ", "))
+	}
+	if len(policy.Approvers) == 0 && len(policy.Requesters) > 0 {
+		fmt.Fprintln(a.stdout, "  approvers   the requesters (RESETBOT_APPROVER_GROUPS is not set)")
+	}
+	me, ok, err := w.directory.Me(ctx)
+	switch {
+	case w.cfg.Okta.ClientID != "":
+		fmt.Fprintln(a.stdout, "\nresetbot's Okta admin: an OAuth service app, which no session reset signs out")
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(a.stdout, "\nresetbot's Okta admin: FAILED to read who the API token belongs to: %v\n", err)
+		return exitFailed
+	case !ok:
+		fmt.Fprintln(a.stdout, "\nresetbot's Okta admin: Okta did not say whom the API token belongs to")
+		return exitOK
+	}
+	groups, err := w.directory.Groups(ctx, me.OktaID)
+	if err != nil {
+		fmt.Fprintf(a.stdout, "\nresetbot's Okta admin: FAILED to read the groups of %s: %v\n", me.Login, err)
 		return exitFailed
 	}
+	var ids []string
+	for _, g := range groups {
+		ids = append(ids, g.ID)
+	}
+	if g, protected := policy.ProtectedBy(ids); protected {
+		fmt.Fprintf(a.stdout, "\nresetbot's Okta admin: %s is protected (%s)\n", me.Login, g)
+		return exitOK
+	}
+	fmt.Fprintf(a.stdout, "\nresetbot's Okta admin: %s is NOT protected: put it in a group named in RESETBOT_PROTECTED_GROUPS, "+
+		"or a responder could sign out the account resetbot works through\n", me.Login)
 	return exitOK
 }

@@ -539,6 +539,7 @@ func TestCheck(t *testing.T) {
 				t.Errorf("stdout does not start with the configuration verdict\n%s", r)
 			}
 			_, systems, _ := strings.Cut(r.stdout, "\nSystems:\n")
+			systems, _, _ = strings.Cut(systems, "\n\n")
 			seen := map[string]bool{}
 			for _, l := range strings.Split(systems, "\n") {
 				f := strings.Fields(l)

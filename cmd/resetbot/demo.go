@@ -98,7 +98,7 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 	if err != nil {
 		return storyf("no request card was posted: %v", err)
 	}
-	// 3. Rita tries to approve her own request... allowed by default; a second responder approves.
+	// 3. A second responder approves: nobody approves their own request.
 	st.click(w.Sam, card, "approve")
 	replies, err := st.waitThread(ctx, card, 1)
 	if err != nil {

@@ -223,19 +223,27 @@ func TestE2EOktaEventsByPolicy(t *testing.T) {
 		variable string
 		event    func(w *world.World, uuid string) hookEvent
 		actor    string
+		// status is what Okta shows of Alice once the event happened; under auto, an event
+		// Okta's record cannot bear out (a report of suspicious activity) waits on a card.
+		status string
+		auto   string
 	}{
-		{"RESETBOT_EVENT_SUSPEND", suspendEvent, hookAdmin},
-		{"RESETBOT_EVENT_SUSPICIOUS_ACTIVITY", suspiciousEvent, "alice@example.com"},
-		{"RESETBOT_EVENT_ADMIN_PASSWORD_RESET", passwordResetEvent, hookAdmin},
+		{"RESETBOT_EVENT_SUSPEND", suspendEvent, hookAdmin, "SUSPENDED", "auto"},
+		{"RESETBOT_EVENT_SUSPICIOUS_ACTIVITY", suspiciousEvent, "alice@example.com", "ACTIVE", "approve"},
+		{"RESETBOT_EVENT_ADMIN_PASSWORD_RESET", passwordResetEvent, hookAdmin, "RECOVERY", "auto"},
 	}
 	for _, ev := range events {
 		for _, policy := range []string{"auto", "approve", "off"} {
 			t.Run(ev.variable+"="+policy, func(t *testing.T) {
 				t.Parallel()
 				e := startHookE2E(t, map[string]string{ev.variable: policy})
+				e.w.Okta.SetStatus(e.w.Alice.OktaID, ev.status)
 				sent := ev.event(e.w, "1f0e3dad-"+strings.ToLower(ev.variable[len("RESETBOT_EVENT_"):])+"-"+policy)
 				if status := e.hookPost(hookDelivery(sent), hookSecret); status != http.StatusOK {
 					t.Fatalf("delivery answered %d; want 200", status)
+				}
+				if policy == "auto" {
+					policy = ev.auto
 				}
 				e.waitMetric(hookEvents(sent.eventType, policy), 1)
 				requester := "okta event " + sent.eventType + " by " + ev.actor
@@ -280,6 +288,7 @@ func TestE2EOktaEventsByPolicy(t *testing.T) {
 func TestE2EOktaRedeliveryResetsOnce(t *testing.T) {
 	t.Parallel()
 	e := startHookE2E(t, nil) // suspend defaults to auto
+	e.w.Okta.SetStatus(e.w.Alice.OktaID, "SUSPENDED")
 	body := hookDelivery(suspendEvent(e.w, "2c9d6b7e-5d1f-4d2b-9a51-6f0e0c1b2a3d"))
 	for range 3 {
 		if status := e.hookPost(body, hookSecret); status != http.StatusOK {
@@ -303,8 +312,11 @@ func TestE2EOktaHookMisuseChangesNothing(t *testing.T) {
 	e := startHookE2E(t, map[string]string{"RESETBOT_EVENT_ADMIN_PASSWORD_RESET": "auto"})
 	w := e.w
 
-	// Okta's one-time verification.
-	status, body := e.get("/hooks/okta", "X-Okta-Verification-Challenge", "9TuDemoNo0lJ9tS7AGSeFo2B8oGaRDO4eQQpnd6F")
+	// Okta's one-time verification carries the secret too; without it, nothing is echoed.
+	if status, body := e.get("/hooks/okta", "X-Okta-Verification-Challenge", "echo-me"); status != http.StatusUnauthorized || strings.Contains(body, "echo-me") {
+		t.Errorf("verification without the secret answered %d %q; want 401", status, body)
+	}
+	status, body := e.get("/hooks/okta", "X-Okta-Verification-Challenge", "9TuDemoNo0lJ9tS7AGSeFo2B8oGaRDO4eQQpnd6F", "Authorization", hookSecret)
 	var verification map[string]string
 	if status != http.StatusOK || json.Unmarshal([]byte(body), &verification) != nil || verification["verification"] != "9TuDemoNo0lJ9tS7AGSeFo2B8oGaRDO4eQQpnd6F" {
 		t.Errorf("verification answered %d %q", status, body)
@@ -339,7 +351,7 @@ func TestE2EOktaHookMisuseChangesNothing(t *testing.T) {
 	e.waitMetric(hookEvents("user.account.reset_password", "self_service"), 1)
 
 	got := e.scrape()
-	for result, n := range map[string]float64{"unauthorized": 2, "malformed": 1, "too_large": 1, "verified": 1, "accepted": 1} {
+	for result, n := range map[string]float64{"unauthorized": 3, "malformed": 1, "too_large": 1, "verified": 1, "accepted": 1} {
 		if series := fmt.Sprintf(`resetbot_okta_hook_requests_total{result=%q}`, result); got[series] != n {
 			t.Errorf("%s = %v; want %v", series, got[series], n)
 		}

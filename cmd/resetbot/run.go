@@ -41,7 +41,7 @@ func (a *app) runBot(ctx context.Context, args []string) int {
 	svc, err := a.buildBot(ctx, cfg, logger, botOptions{replica: *replica, lease: *lease})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
-		return exitUsage
+		return exitFor(err)
 	}
 	defer svc.close()
 	var f *front
@@ -84,7 +84,15 @@ type service struct {
 func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt botOptions) (*service, error) {
 	w, err := a.wire(ctx, cfg)
 	if err != nil {
+		return nil, &configError{err}
+	}
+	policy, err := resolvePolicy(ctx, w.directory, cfg)
+	if err != nil {
 		return nil, err
+	}
+	if !policy.RequirePeerApproval {
+		logger.Warn("RESETBOT_REQUIRE_PEER_APPROVAL=false: a responder may approve their own request (a request about a responder or a protected person still needs someone else)",
+			"audit", "policy")
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -101,23 +109,25 @@ func (a *app) buildBot(ctx context.Context, cfg config.Config, logger *slog.Logg
 		slack.OptionRetryConfig(slack.RetryConfig{MaxRetries: 3}),
 		slack.OptionLog(slogPrinter{logger.With("component", "slack")}),
 	)
+	home, err := api.AuthTestContext(ctx)
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("ask Slack which workspace installed the app (auth.test): %w", err)
+	}
 	socket := socketmode.New(api, socketmode.OptionLog(slogPrinter{logger.With("component", "socketmode")}))
 	execOpts := []reset.Option{reset.WithObserver(m)}
 	if opt.retry != nil {
 		execOpts = append(execOpts, reset.WithRetry(*opt.retry))
 	}
 	b, err := bot.New(bot.Config{
-		Slack:     api,
-		Socket:    socket,
-		Directory: w.directory,
-		Store:     st,
-		Executor:  w.executor(logger, execOpts...),
-		Policy: reset.Policy{
-			RequesterGroups:     cfg.RequesterGroups,
-			ApproverGroups:      cfg.ApproverGroups,
-			RequirePeerApproval: cfg.RequirePeerApproval,
-		},
+		Slack:         api,
+		Socket:        socket,
+		Directory:     w.directory,
+		Store:         st,
+		Executor:      w.executor(logger, execOpts...),
+		Policy:        policy,
 		TTL:           cfg.RequestTTL,
+		Workspace:     bot.Workspace{TeamID: home.TeamID, EnterpriseID: home.EnterpriseID},
 		AllowedTeams:  cfg.AllowedTeams,
 		Replica:       opt.replica,
 		Lease:         opt.lease,

@@ -175,6 +175,7 @@ func runWithEnv(t *testing.T, env map[string]string, roots *x509.CertPool, args 
 func columns(stdout, header string) map[string]string {
 	got := map[string]string{}
 	_, after, _ := strings.Cut(stdout, "\n"+header+"\n")
+	after, _, _ = strings.Cut(after, "\n\n") // a section ends at a blank line
 	for _, l := range strings.Split(after, "\n") {
 		f := strings.Fields(l)
 		if len(f) < 2 {
@@ -267,7 +268,8 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 	}
 	base := "http://" + listening.Addr
 	s.waitFor("/readyz to answer 200", func() bool { code, _ := httpGet(t, base+"/readyz", nil); return code == http.StatusOK })
-	if code, body := httpGet(t, base+"/hooks/okta", http.Header{"X-Okta-Verification-Challenge": {"sandbox-challenge"}}); code != http.StatusOK || !strings.Contains(body, "sandbox-challenge") {
+	if code, body := httpGet(t, base+"/hooks/okta", http.Header{"X-Okta-Verification-Challenge": {"sandbox-challenge"},
+		"Authorization": {env["RESETBOT_OKTA_HOOK_SECRET"]}}); code != http.StatusOK || !strings.Contains(body, "sandbox-challenge") {
 		t.Errorf("Okta's verification of /hooks/okta: %d %q", code, body)
 	}
 

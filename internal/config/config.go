@@ -26,10 +26,14 @@ type Config struct {
 	RequesterGroups     []string
 	ApproverGroups      []string
 	RequirePeerApproval bool
-	RequestTTL          time.Duration
-	DatabaseURL         string
-	AllowedTeams        []string
-	HTTPAddr            string
+	// ProtectedGroups hold people resetbot does not sign out unless ProtectedPolicy is
+	// approve, and then only with two approvers.
+	ProtectedGroups []string
+	ProtectedPolicy ProtectedPolicy
+	RequestTTL      time.Duration
+	DatabaseURL     string
+	AllowedTeams    []string
+	HTTPAddr        string
 	// AlertChannel receives the cards of resets that Okta events start.
 	AlertChannel string
 	OktaHook     OktaHook
@@ -71,6 +75,17 @@ var defaultRates = []struct {
 // defaultConcurrency bounds requests in flight per provider, far under Okta's 75 concurrent
 // requests per org.
 const defaultConcurrency = 8
+
+// ProtectedPolicy says what a request about a protected person gets.
+type ProtectedPolicy string
+
+// The two answers to a request about a protected person.
+const (
+	// ProtectedRefuse refuses it with a clear reason.
+	ProtectedRefuse ProtectedPolicy = "refuse"
+	// ProtectedApprove lets it go ahead once two approvers other than the requester agree.
+	ProtectedApprove ProtectedPolicy = "approve"
+)
 
 // EventPolicy says what an Okta event does: reset at once, post a card awaiting approval, or
 // nothing.
@@ -211,7 +226,9 @@ func Load(env Getenv) (Config, error) {
 		},
 		RequesterGroups:     r.list("RESETBOT_REQUESTER_GROUPS"),
 		ApproverGroups:      r.list("RESETBOT_APPROVER_GROUPS"),
-		RequirePeerApproval: r.boolean("RESETBOT_REQUIRE_PEER_APPROVAL"),
+		RequirePeerApproval: r.booleanOr("RESETBOT_REQUIRE_PEER_APPROVAL", true),
+		ProtectedGroups:     r.list("RESETBOT_PROTECTED_GROUPS"),
+		ProtectedPolicy:     ProtectedPolicy(strings.ToLower(r.strOr("RESETBOT_PROTECTED_POLICY", string(ProtectedRefuse)))),
 		RequestTTL:          r.duration("RESETBOT_REQUEST_TTL", 15*time.Minute),
 		DatabaseURL:         r.strOr("RESETBOT_DATABASE_URL", "resetbot.db"),
 		AllowedTeams:        r.list("RESETBOT_ALLOWED_TEAMS"),
@@ -219,6 +236,9 @@ func Load(env Getenv) (Config, error) {
 		AlertChannel:        r.str("RESETBOT_ALERT_CHANNEL"),
 	}
 	c.checkProviders(&r)
+	if c.ProtectedPolicy != ProtectedRefuse && c.ProtectedPolicy != ProtectedApprove {
+		r.fail("RESETBOT_PROTECTED_POLICY must be refuse or approve, not %q", string(c.ProtectedPolicy))
+	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 			r.fail("RESETBOT_HTTP_ADDR must be host:port or :port, such as :8080, not %q", c.HTTPAddr)
@@ -447,10 +467,10 @@ func (r *reader) list(key string) []string {
 	return out
 }
 
-func (r *reader) boolean(key string) bool {
+func (r *reader) booleanOr(key string, def bool) bool {
 	v := r.str(key)
 	if v == "" {
-		return false
+		return def
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {

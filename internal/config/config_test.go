@@ -45,6 +45,7 @@ func TestLoadRejectsHalfConfiguredSystemsNamingTheVariable(t *testing.T) {
 		{name: "bad url", env: map[string]string{"ZOOM_API_URL": "api.zoom.us"}, wantErr: []string{"ZOOM_API_URL is not a URL"}},
 		{name: "bad ttl", env: map[string]string{"RESETBOT_REQUEST_TTL": "soon"}, wantErr: []string{"RESETBOT_REQUEST_TTL must be a positive duration"}},
 		{name: "bad bool", env: map[string]string{"RESETBOT_REQUIRE_PEER_APPROVAL": "yes please"}, wantErr: []string{"RESETBOT_REQUIRE_PEER_APPROVAL must be true or false"}},
+		{name: "bad protected policy", env: map[string]string{"RESETBOT_PROTECTED_POLICY": "allow"}, wantErr: []string{`RESETBOT_PROTECTED_POLICY must be refuse or approve, not "allow"`}},
 		{name: "every problem at once", env: map[string]string{"ZOOM_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"},
 			wantErr: []string{"ZOOM_ACCOUNT_ID", "AZURE_CLIENT_ID"}},
 		{name: "a rate of zero", env: map[string]string{"RESETBOT_RATE_OKTA": "0"},
@@ -101,6 +102,18 @@ func TestLoadDefaultsAndLists(t *testing.T) {
 	}
 	if c.Zoom.APIURL != "https://zoom.example/v2" || c.Zoom.Configured() {
 		t.Errorf("zoom = %+v", c.Zoom)
+	}
+	if !c.RequirePeerApproval || c.ProtectedPolicy != ProtectedRefuse || len(c.ProtectedGroups) != 0 {
+		t.Errorf("by default a second person approves and protected people are refused: peer=%v protected=%q %v",
+			c.RequirePeerApproval, c.ProtectedPolicy, c.ProtectedGroups)
+	}
+	c, err = Load(envOf(map[string]string{"RESETBOT_REQUIRE_PEER_APPROVAL": "false", "RESETBOT_PROTECTED_POLICY": "Approve",
+		"RESETBOT_PROTECTED_GROUPS": "Break Glass, 00gGLASS"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequirePeerApproval || c.ProtectedPolicy != ProtectedApprove || strings.Join(c.ProtectedGroups, "|") != "Break Glass|00gGLASS" {
+		t.Errorf("opt-outs not read: peer=%v protected=%q %v", c.RequirePeerApproval, c.ProtectedPolicy, c.ProtectedGroups)
 	}
 }
 

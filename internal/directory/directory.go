@@ -97,7 +97,8 @@ func (d *Directory) Find(ctx context.Context, who string) (reset.Target, error) 
 }
 
 // FindByEmail resolves the person a Slack user is, by the email Slack knows them by: the one
-// Okta user whose profile.email it is, else the user whose login it is.
+// Okta user whose profile.email it is, else the user whose login it is. The status it returns
+// is current (filter= and reads by id are), since decisions rest on it.
 func (d *Directory) FindByEmail(ctx context.Context, email string) (reset.Target, error) {
 	email, err := checkName(email)
 	if err != nil {
@@ -113,31 +114,40 @@ func (d *Directory) FindByEmail(ctx context.Context, email string) (reset.Target
 	return d.get(ctx, email)
 }
 
-// Groups lists every group the user is in, each as its id and its name, so callers can
-// configure either. It follows Okta's pagination to the end; nothing is cached.
-func (d *Directory) Groups(ctx context.Context, oktaUserID string) ([]string, error) {
+// Groups lists every group the user is in, with its id, name and type: rights go with the
+// id, since an imported group can carry any name. It follows Okta's pagination to the end;
+// nothing is cached.
+func (d *Directory) Groups(ctx context.Context, oktaUserID string) ([]reset.Group, error) {
 	id, err := checkName(oktaUserID)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	var groups []reset.Group
 	err = allPages(ctx, d, "list okta groups of "+quote(id), func() ([]*okta.Group, *okta.Response, error) {
 		return d.users.ListUserGroups(ctx, url.PathEscape(id))
-	}, func(g *okta.Group) {
-		names = append(names, g.Id)
-		if g.Profile != nil && g.Profile.Name != "" {
-			names = append(names, g.Profile.Name)
-		}
+	}, func(g *okta.Group) bool {
+		groups = append(groups, group(g))
+		return true
 	})
 	if err != nil {
 		return nil, err
 	}
-	return names, nil
+	return groups, nil
 }
 
-// allPages makes the first request, then follows Okta's next links to the end, calling each
-// for every item; every page is one paced call.
-func allPages[T any](ctx context.Context, d *Directory, what string, first func() ([]*T, *okta.Response, error), each func(*T)) error {
+// Me is the Okta user resetbot's API token belongs to, so `check` can tell whether resetbot's
+// own admin is protected. A service app acts as no user: ok is false then.
+func (d *Directory) Me(ctx context.Context) (t reset.Target, ok bool, err error) {
+	t, err = d.get(ctx, "me")
+	if errors.Is(err, ErrNotFound) {
+		return reset.Target{}, false, nil
+	}
+	return t, err == nil, err
+}
+
+// allPages makes the first request, then follows Okta's next links, calling each for every
+// item until it returns false or the pages end; every page is one paced call.
+func allPages[T any](ctx context.Context, d *Directory, what string, first func() ([]*T, *okta.Response, error), each func(*T) bool) error {
 	var (
 		items []*T
 		resp  *okta.Response
@@ -152,8 +162,8 @@ func allPages[T any](ctx context.Context, d *Directory, what string, first func(
 			return err
 		}
 		for _, it := range items {
-			if it != nil {
-				each(it)
+			if it != nil && !each(it) {
+				return nil
 			}
 		}
 		if resp == nil || !resp.HasNextPage() {
@@ -198,7 +208,11 @@ func (d *Directory) searchEmail(ctx context.Context, email string) (reset.Target
 	if !errors.Is(err, ErrNotFound) {
 		return t, err
 	}
-	return d.listOne(ctx, email, query.WithSearch(expr))
+	if t, err = d.listOne(ctx, email, query.WithSearch(expr)); err != nil {
+		return t, err
+	}
+	// search= may answer from before a change: the status decisions rest on is read by id.
+	return d.get(ctx, t.OktaID)
 }
 
 // listOne lists the users matching expr and expects exactly one.
@@ -292,6 +306,15 @@ func target(u *okta.User) reset.Target {
 		t.DisplayName = str(p["displayName"])
 	}
 	return t
+}
+
+// group maps an Okta group to the policy's Group.
+func group(g *okta.Group) reset.Group {
+	out := reset.Group{ID: g.Id, Type: g.Type}
+	if g.Profile != nil {
+		out.Name = g.Profile.Name
+	}
+	return out
 }
 
 func str(v any) string {

@@ -215,12 +215,15 @@ func TestGroupsFollowsPagination(t *testing.T) {
 	e := setup(t, true)
 	e.srv.SetGroupPageSize(2)
 	a := e.users[alice.Login]
-	var want []string
+	var want []reset.Group
 	for i := range 5 {
 		id := e.srv.AddGroup(fmt.Sprintf("00gresponders%07d", i), fmt.Sprintf("Responders %d", i))
 		e.srv.AddToGroup(a.ID, id)
-		want = append(want, id, fmt.Sprintf("Responders %d", i))
+		want = append(want, reset.Group{ID: id, Name: fmt.Sprintf("Responders %d", i), Type: "OKTA_GROUP"})
 	}
+	imported := e.srv.AddGroupOfType("", "Responders 0", "APP_GROUP")
+	e.srv.AddToGroup(a.ID, imported)
+	want = append(want, reset.Group{ID: imported, Name: "Responders 0", Type: "APP_GROUP"})
 	e.srv.AddGroup("00gnotamember000000", "Everyone Else")
 
 	got, err := e.dir.Groups(t.Context(), a.ID)
@@ -231,7 +234,7 @@ func TestGroupsFollowsPagination(t *testing.T) {
 		t.Errorf("Groups = %v, want %v", got, want)
 	}
 	if n := e.srv.Count("groups"); n != 3 {
-		t.Errorf("group pages fetched = %d, want 3 (2+2+1)", n)
+		t.Errorf("group pages fetched = %d, want 3 (2+2+2)", n)
 	}
 }
 
@@ -242,16 +245,17 @@ func TestGroupsAreReadLive(t *testing.T) {
 	responders := e.srv.AddGroup("", "Security Responders")
 	e.srv.AddToGroup(a.ID, responders)
 
+	want := reset.Group{ID: responders, Name: "Security Responders", Type: "OKTA_GROUP"}
 	before, err := e.dir.Groups(t.Context(), a.ID)
-	if err != nil || !slices.Contains(before, "Security Responders") || !slices.Contains(before, responders) {
-		t.Fatalf("Groups = %v, %v; want Security Responders by name and id", before, err)
+	if err != nil || !slices.Contains(before, want) {
+		t.Fatalf("Groups = %v, %v; want %v", before, err, want)
 	}
 	e.srv.RemoveFromGroup(a.ID, responders)
 	after, err := e.dir.Groups(t.Context(), a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(after, "Security Responders") || slices.Contains(after, responders) {
+	if len(after) != 0 {
 		t.Errorf("Groups after removal = %v: an old answer was served", after)
 	}
 	if n := e.srv.Count("groups"); n != 2 {

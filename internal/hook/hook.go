@@ -61,8 +61,9 @@ type Observer interface {
 	// malformed, too_large, unsupported_media_type, method_not_allowed, busy, closed.
 	HookRequest(result string)
 	// HookEvent counts one event by type (one of the three above, or "other") and result:
-	// auto, approve, off, duplicate, ignored, self_service, no_target, okta_failure, malformed
-	// (no uuid), failed.
+	// auto, approve (also an auto event that Okta did not bear out), off, duplicate, ignored,
+	// self_service, no_target, okta_failure, malformed (no uuid), refused (a protected
+	// person), failed.
 	HookEvent(eventType, result string)
 }
 
@@ -103,6 +104,27 @@ type Handler struct {
 	cancelWork context.CancelFunc
 	mu         sync.Mutex
 	closed     bool
+	sampled    sampler
+}
+
+// sampler lets one log line a second through and counts the rest, so whoever floods an
+// endpoint cannot flood the logs too.
+type sampler struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+// take reports whether a line may be written at now, and how many were held back before it.
+func (s *sampler) take(now time.Time) (held int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.last.IsZero() && now.Sub(s.last) < time.Second {
+		s.skipped++
+		return 0, false
+	}
+	held, s.skipped, s.last = s.skipped, 0, now
+	return held, true
 }
 
 // New checks cfg and fills defaults.
@@ -167,10 +189,15 @@ func (h *Handler) Close(ctx context.Context) error {
 	}
 }
 
-// verify answers the one-time verification: Okta sends a challenge in a header and expects it
-// back as {"verification": "…"}. Echoing it proves only that we control the URL, so it needs
-// no secret; it is bounded and JSON-encoded all the same.
+// verify answers the one-time verification: Okta sends a challenge in a header, with the
+// configured secret as on every delivery, and expects the challenge back as
+// {"verification": "…"}. Without the secret it is refused: an echo service open to anyone
+// would let a stranger register this endpoint as a hook of their own org.
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	if !h.authentic(r) {
+		h.unauthorized(w, r)
+		return
+	}
 	challenge := r.Header.Get("X-Okta-Verification-Challenge")
 	if challenge == "" || len(challenge) > 1024 {
 		h.refuse(w, r, http.StatusBadRequest, "malformed", "a GET here is Okta's verification: the X-Okta-Verification-Challenge header is missing or too long")
@@ -185,7 +212,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 // deliver authenticates, reads and parses a delivery, answers at once and works after.
 func (h *Handler) deliver(w http.ResponseWriter, r *http.Request) {
 	if !h.authentic(r) {
-		h.refuse(w, r, http.StatusUnauthorized, "unauthorized", "missing or wrong secret in "+h.cfg.Header)
+		h.unauthorized(w, r)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -262,6 +289,18 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, res
 	http.Error(w, why, status)
 }
 
+// unauthorized refuses a request without the secret. Anyone on the internet can send these,
+// so they are not decisions for the audit log, and their log lines are sampled: a flood costs
+// one line a second, with the count of those not written.
+func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request) {
+	h.observeRequest("unauthorized")
+	if n, ok := h.sampled.take(time.Now()); ok {
+		h.log.Warn("okta hook request without the secret refused", "status", http.StatusUnauthorized,
+			"header", h.cfg.Header, "remote", r.RemoteAddr, "refused_since_last_line", n)
+	}
+	http.Error(w, "missing or wrong secret in "+h.cfg.Header, http.StatusUnauthorized)
+}
+
 // handle decides what one event does and submits it.
 func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
 	kind := ev.EventType
@@ -299,10 +338,13 @@ func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
 	if reason == "" {
 		reason = kind
 	}
+	confirms, happened := confirmation(kind)
 	sub := bot.Submission{
-		Who:    who,
-		Reason: reason,
-		Source: "okta-event:" + ev.UUID,
+		Who:      who,
+		Reason:   reason,
+		Confirms: confirms,
+		Event:    happened,
+		Source:   "okta-event:" + ev.UUID,
 		// Only a Name: an Okta login here would make the event's actor — for a report of
 		// suspicious activity, the possibly compromised user — count as the requester, who
 		// may cancel the card, and would hide the event from the card and the audit log.
@@ -316,18 +358,39 @@ func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
 	switch {
 	case errors.Is(err, bot.ErrDuplicate):
 		h.outcome(ev, kind, "duplicate", "already submitted: Okta delivered this event again")
+	case errors.Is(err, bot.ErrRefused):
+		h.outcome(ev, kind, "refused", err.Error())
 	case err != nil:
 		h.log.Error("okta event not submitted", "audit", "hook_failed", "event_type", kind, "uuid", ev.UUID,
 			"target", who, "delivery", d.EventID, "error", err.Error())
 		h.observeEvent(kind, "failed")
 	default:
+		got := Approve
+		if req.State == reset.Running {
+			got = Auto
+		}
 		h.log.Info("okta event submitted", "audit", "hook_submitted", "event_type", kind, "uuid", ev.UUID,
-			"target", who, "actor", ev.Actor.name(), "policy", string(policy), "request", req.ID, "delivery", d.EventID)
-		h.observeEvent(kind, string(policy))
+			"target", who, "actor", ev.Actor.name(), "policy", string(policy), "result", string(got), "request", req.ID, "delivery", d.EventID)
+		h.observeEvent(kind, string(got))
 	}
 }
 
-// outcome logs and counts an event that starts nothing.
+// confirmation is what Okta's record of a person shows once an event of kind really happened
+// (the statuses), and how a card says what the event claimed. A report of suspicious activity
+// changes nothing in the record, so nothing confirms it and it always waits for a responder.
+func confirmation(kind string) (statuses []string, happened string) {
+	switch kind {
+	case Suspend:
+		return []string{"SUSPENDED"}, "suspended"
+	case PasswordReset:
+		// An admin's reset leaves the user in recovery, or with a temporary password that
+		// must be changed.
+		return []string{"RECOVERY", "PASSWORD_EXPIRED"}, "made to reset their password"
+	default:
+		return nil, "reported as compromised"
+	}
+}
+
 // outcome puts a decision on record, then counts it: whoever sees the count can read why.
 func (h *Handler) outcome(ev event, label, result, why string) {
 	h.log.Info("okta event not acted on", "audit", "hook_"+result, "event_type", ev.EventType, "uuid", ev.UUID,

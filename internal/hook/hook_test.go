@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -63,7 +64,11 @@ func (s *submitter) Submit(ctx context.Context, sub bot.Submission) (reset.Reque
 	}
 	s.seen[sub.Source] = true
 	s.got = append(s.got, sub)
-	return reset.Request{ID: fmt.Sprintf("req%d", len(s.got))}, nil
+	req := reset.Request{ID: fmt.Sprintf("req%d", len(s.got)), State: reset.Pending}
+	if sub.Auto {
+		req.State = reset.Running
+	}
+	return req, nil
 }
 
 func (s *submitter) submissions() []bot.Submission {
@@ -208,10 +213,42 @@ func (r *rig) post(t *testing.T, body string, headers map[string]string) (int, s
 	return res.StatusCode, string(b), res.Header
 }
 
-func TestVerificationChallengeIsEchoed(t *testing.T) {
+func TestVerificationChallengeIsEchoedOnlyWithTheSecret(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
+	verify := func(headers map[string]string) int {
+		req, _ := http.NewRequest(http.MethodGet, r.srv.URL, nil)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(body), "anyone-can-echo") {
+			t.Errorf("the challenge was echoed without the secret: %s", body)
+		}
+		return res.StatusCode
+	}
+	for name, headers := range map[string]map[string]string{
+		"no secret":    {"X-Okta-Verification-Challenge": "anyone-can-echo"},
+		"wrong secret": {"X-Okta-Verification-Challenge": "anyone-can-echo", "Authorization": "not-the-secret"},
+	} {
+		if status := verify(headers); status != http.StatusUnauthorized {
+			t.Errorf("verification with %s answered %d; want 401", name, status)
+		}
+	}
+	if got := r.obs.requestCounts(); got["unauthorized"] != 2 || got["verified"] != 0 {
+		t.Errorf("counted %v; want two unauthorized and no verification", got)
+	}
+	if strings.Contains(r.logs.String(), `"audit"`) {
+		t.Errorf("an unauthenticated request was logged as an audit event:\n%s", r.logs)
+	}
+
 	req, _ := http.NewRequest(http.MethodGet, r.srv.URL, nil)
+	req.Header.Set("Authorization", testSecret)
 	req.Header.Set("X-Okta-Verification-Challenge", `9TuDemoNo0lJ9tS7AGSeFo2B8oGaRDO4eQQpnd6F"<>`)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -229,13 +266,31 @@ func TestVerificationChallengeIsEchoed(t *testing.T) {
 		t.Errorf("content type %q", ct)
 	}
 
-	res2, err := http.Get(r.srv.URL)
-	if err != nil {
-		t.Fatal(err)
+	if status := verify(map[string]string{"Authorization": testSecret}); status != http.StatusBadRequest {
+		t.Errorf("GET with the secret but no challenge answered %d; want 400", status)
 	}
-	res2.Body.Close()
-	if res2.StatusCode != http.StatusBadRequest {
-		t.Errorf("GET without a challenge answered %d; want 400", res2.StatusCode)
+}
+
+func TestAFloodWithoutTheSecretWritesAFewLogLines(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	body := hooktest.Delivery(hooktest.Event("e1", Suspend, "Suspend Okta user", admin, alice))
+	start := time.Now()
+	for range 500 {
+		if status, _, _ := r.post(t, body, map[string]string{"Authorization": "guess"}); status != http.StatusUnauthorized {
+			t.Fatalf("status %d; want 401", status)
+		}
+	}
+	lines := strings.Count(r.logs.String(), "\n")
+	// The first line, then at most one a second.
+	if most := 2 + int(time.Since(start)/time.Second); lines == 0 || lines > most {
+		t.Errorf("500 refused requests wrote %d log lines; want the first and then at most one a second", lines)
+	}
+	if !strings.Contains(r.logs.String(), `"refused_since_last_line"`) || strings.Contains(r.logs.String(), `"audit"`) {
+		t.Errorf("sampled lines should carry the count and no audit tag:\n%s", r.logs)
+	}
+	if got := r.obs.requestCounts(); got["unauthorized"] != 500 {
+		t.Errorf("counted %v; every refusal is still counted", got)
 	}
 }
 
@@ -305,29 +360,30 @@ func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 	}{
 		{name: "suspend under auto runs at once", policies: map[string]Policy{Suspend: Auto},
 			event: hooktest.Event("e-sus1", Suspend, "Suspend Okta user", admin, alice),
-			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus1",
+			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus1", Confirms: []string{"SUSPENDED"}, Event: "suspended",
 				Requester: reset.Actor{Name: "okta event user.lifecycle.suspend by admin@example.com"}, Channel: alertChan, Auto: true},
 			counted: Suspend + " auto"},
 		{name: "suspend under approve waits for a responder", policies: map[string]Policy{Suspend: Approve},
 			event: hooktest.Event("e-sus2", Suspend, "Suspend Okta user", admin, alice),
-			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus2",
+			want: &bot.Submission{Who: aliceID, Reason: "Suspend Okta user", Source: "okta-event:e-sus2", Confirms: []string{"SUSPENDED"}, Event: "suspended",
 				Requester: reset.Actor{Name: "okta event user.lifecycle.suspend by admin@example.com"}, Channel: alertChan},
 			counted: Suspend + " approve"},
 		{name: "suspend under off does nothing", policies: map[string]Policy{Suspend: Off},
 			event: hooktest.Event("e-sus3", Suspend, "Suspend Okta user", admin, alice), counted: Suspend + " off"},
 		{name: "suspicious activity reported by the user", policies: map[string]Policy{SuspiciousActivity: Approve},
 			event: suspicious,
-			want: &bot.Submission{Who: aliceID, Reason: "User report suspicious activity", Source: "okta-event:e-sus",
+			want: &bot.Submission{Who: aliceID, Reason: "User report suspicious activity", Source: "okta-event:e-sus", Event: "reported as compromised",
 				Requester: reset.Actor{Name: "okta event user.account.report_suspicious_activity_by_enduser by alice@example.com"}, Channel: alertChan},
 			counted: SuspiciousActivity + " approve"},
 		{name: "suspicious activity naming only its actor targets the actor", policies: map[string]Policy{SuspiciousActivity: Auto},
 			event: strings.Replace(suspicious, `"target": [{"id": "`+aliceID+`", "type": "User"`, `"target": [{"id": "evt1", "type": "LogEvent"`, 1),
-			want: &bot.Submission{Who: aliceID, Reason: "User report suspicious activity", Source: "okta-event:e-sus",
+			want: &bot.Submission{Who: aliceID, Reason: "User report suspicious activity", Source: "okta-event:e-sus", Event: "reported as compromised",
 				Requester: reset.Actor{Name: "okta event user.account.report_suspicious_activity_by_enduser by alice@example.com"}, Channel: alertChan, Auto: true},
 			counted: SuspiciousActivity + " auto"},
 		{name: "password reset by an admin", policies: map[string]Policy{PasswordReset: Auto},
 			event: hooktest.Event("e-pw1", PasswordReset, "Reset password for Okta user", admin, alice),
 			want: &bot.Submission{Who: aliceID, Reason: "Reset password for Okta user", Source: "okta-event:e-pw1",
+				Confirms: []string{"RECOVERY", "PASSWORD_EXPIRED"}, Event: "made to reset their password",
 				Requester: reset.Actor{Name: "okta event user.account.reset_password by admin@example.com"}, Channel: alertChan, Auto: true},
 			counted: PasswordReset + " auto"},
 		{name: "password reset by the user themself is not an alarm", policies: map[string]Policy{PasswordReset: Auto},
@@ -361,7 +417,7 @@ func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 			switch {
 			case tt.want == nil && len(subs) != 0:
 				t.Errorf("submitted %+v; want nothing", subs)
-			case tt.want != nil && (len(subs) != 1 || subs[0] != *tt.want):
+			case tt.want != nil && (len(subs) != 1 || !reflect.DeepEqual(subs[0], *tt.want)):
 				t.Errorf("submitted %+v\nwant %+v", subs, *tt.want)
 			}
 		})

@@ -2,8 +2,6 @@ package reset
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -82,6 +80,22 @@ type Request struct {
 	// promises to renew; another replica takes over a running request whose lease lapsed.
 	LeaseOwner string
 	LeaseUntil time.Time
+	// Approvals are the approvals given while the request waits for more: a request about a
+	// protected person needs two approvers, and the first is kept here until the second.
+	Approvals []Actor
+	// CancelledBy is who cancelled the request, once it is cancelled.
+	CancelledBy Actor
+	// Note says on the card why the request is as it is, e.g. why an Okta event did not
+	// reset at once.
+	Note string
+}
+
+// People is everyone the request signs out: a batch's people, or its one target.
+func (r Request) People() []Target {
+	if r.Batch() {
+		return r.Targets
+	}
+	return []Target{r.Target}
 }
 
 // Batch reports whether r signs out several people at once.
@@ -97,80 +111,4 @@ func (r Request) Selection() Selection {
 		sel[p] = true
 	}
 	return sel
-}
-
-// Refusal is a decision not to let someone act, in words for the person refused.
-type Refusal struct {
-	// Code is a stable word for logs, metrics and the audit log.
-	Code string
-	// Message is shown privately to the person refused.
-	Message string
-}
-
-func (r *Refusal) Error() string { return r.Message }
-
-// Policy is who may ask and who may approve.
-type Policy struct {
-	RequesterGroups     []string
-	ApproverGroups      []string
-	RequirePeerApproval bool
-}
-
-// MayRequest decides whether someone in groups (Okta group names and ids) may ask for a reset.
-func (p Policy) MayRequest(groups []string) *Refusal {
-	if !intersects(groups, p.RequesterGroups) {
-		return &Refusal{Code: "not_requester", Message: fmt.Sprintf(
-			"You are not allowed to request session resets: you need to be in one of these Okta groups: %s.",
-			strings.Join(p.RequesterGroups, ", "))}
-	}
-	return nil
-}
-
-// MayApprove decides whether approver, who is in groups, may approve req at now.
-func (p Policy) MayApprove(req Request, approver Actor, groups []string, now time.Time) *Refusal {
-	switch {
-	case req.State == Running || req.State.Terminal():
-		return &Refusal{Code: "not_pending", Message: fmt.Sprintf("This request is already %s; nothing was changed.", req.State)}
-	case !req.ExpiresAt.IsZero() && !now.Before(req.ExpiresAt):
-		return &Refusal{Code: "expired", Message: "This request expired before it was approved; nothing was reset. Ask again if it is still needed."}
-	case !intersects(groups, p.approverGroups()):
-		return &Refusal{Code: "not_approver", Message: fmt.Sprintf(
-			"You are not allowed to approve session resets: you need to be in one of these Okta groups: %s.",
-			strings.Join(p.approverGroups(), ", "))}
-	case p.RequirePeerApproval && sameActor(req.Requester, approver):
-		return &Refusal{Code: "self_approval", Message: "You asked for this reset, and another responder has to approve it."}
-	}
-	return nil
-}
-
-// MayCancel decides whether someone in groups may cancel req: its requester, or anyone who
-// could have approved it.
-func (p Policy) MayCancel(req Request, by Actor, groups []string) *Refusal {
-	if req.State != Pending {
-		return &Refusal{Code: "not_pending", Message: fmt.Sprintf("This request is already %s; nothing was changed.", req.State)}
-	}
-	if sameActor(req.Requester, by) || intersects(groups, p.approverGroups()) {
-		return nil
-	}
-	return &Refusal{Code: "not_approver", Message: "Only the requester or an approver can cancel this request."}
-}
-
-func (p Policy) approverGroups() []string {
-	if len(p.ApproverGroups) == 0 {
-		return p.RequesterGroups
-	}
-	return p.ApproverGroups
-}
-
-func sameActor(a, b Actor) bool {
-	return (a.SlackID != "" && a.SlackID == b.SlackID) ||
-		(a.OktaID != "" && a.OktaID == b.OktaID) ||
-		(a.OktaLogin != "" && strings.EqualFold(a.OktaLogin, b.OktaLogin))
-}
-
-// intersects compares group names and ids; names are case-insensitive as Okta treats them.
-func intersects(have, want []string) bool {
-	return slices.ContainsFunc(have, func(h string) bool {
-		return slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(h, w) })
-	})
 }

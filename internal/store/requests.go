@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // requestColumns is the column list every request query reads, in scanRequest's order.
 const requestColumns = `id, source, target_okta_id, target_login, target_email, target_name, target_status,
 	reason, requester, approver, channel, message_ts, plan, providers, state,
-	created_at, expires_at, updated_at, lease_owner, lease_until, targets`
+	created_at, expires_at, updated_at, lease_owner, lease_until, targets,
+	approvals, cancelled_by, note`
 
 // Create stores a new request. The caller chooses its ID (random and unguessable: it travels
 // in Slack button values). A request whose ID, or whose event Source ("okta-event:<uuid>"), is
@@ -40,11 +42,12 @@ func (s *Store) Create(ctx context.Context, r reset.Request) error {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 		ON CONFLICT DO NOTHING`,
 		r.ID, r.Source, r.Target.OktaID, r.Target.Login, r.Target.Email, r.Target.DisplayName, r.Target.Status,
 		r.Reason, enc[0], enc[1], r.Channel, r.MessageTS, enc[2], enc[3], string(r.State),
-		s.at(r.CreatedAt), s.at(r.ExpiresAt), s.at(r.UpdatedAt), r.LeaseOwner, s.at(r.LeaseUntil), enc[4])
+		s.at(r.CreatedAt), s.at(r.ExpiresAt), s.at(r.UpdatedAt), r.LeaseOwner, s.at(r.LeaseUntil), enc[4],
+		enc[5], enc[6], r.Note)
 	if err != nil {
 		return fmt.Errorf("create request %s for %s: %w", r.ID, r.Target, err)
 	}
@@ -97,6 +100,45 @@ func (s *Store) Approve(ctx context.Context, id string, approver reset.Actor, no
 		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// AddApproval records approver's approval of a pending, unexpired request that needs more than
+// one, provided its approvals are still prior: of clicks racing to add the same approval,
+// exactly one wins. Otherwise it returns ErrConflict with the request as it stands, so the
+// caller can decide again.
+func (s *Store) AddApproval(ctx context.Context, id string, prior []reset.Actor, approver reset.Actor, now time.Time) (reset.Request, error) {
+	before, err := json.Marshal(approvalsOf(prior))
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
+	}
+	after, err := json.Marshal(append(approvalsOf(prior), approver))
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
+	}
+	r, err := scanRequest(s.db.QueryRowContext(ctx, `UPDATE requests SET approvals = $3, updated_at = $4
+		WHERE id = $1 AND state = 'pending' AND approvals = $2 AND (expires_at IS NULL OR expires_at > $4)
+		RETURNING `+requestColumns,
+		id, string(before), string(after), s.at(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		got, err := s.refuse(ctx, "approve", id, now)
+		var ce *conflictError
+		if errors.As(err, &ce) && got.State == reset.Pending && !ce.expired {
+			ce.changed = true // still pending: another approval landed first
+		}
+		return got, err
+	}
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// approvalsOf is the one spelling of a list of approvals the approvals column compares.
+func approvalsOf(as []reset.Actor) []reset.Actor {
+	if as == nil {
+		return []reset.Actor{}
+	}
+	return slices.Clone(as)
 }
 
 // Cancel moves a pending, unexpired request to cancelled and returns it. Otherwise it returns
@@ -302,11 +344,16 @@ type conflictError struct {
 	op, id  string
 	state   reset.State
 	expired bool
+	// changed is a pending request whose approvals moved on since the caller read them.
+	changed bool
 }
 
 func (e *conflictError) Error() string {
 	if e.expired {
 		return fmt.Sprintf("%s request %s: %s before it was approved", e.op, e.id, ErrExpired)
+	}
+	if e.changed {
+		return fmt.Sprintf("%s request %s: %s: another approval was recorded first", e.op, e.id, ErrConflict)
 	}
 	return fmt.Sprintf("%s request %s: %s: it is %s, not pending", e.op, e.id, ErrConflict, e.state)
 }
@@ -375,10 +422,11 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (reset.Request, error) {
 	var r reset.Request
-	var requester, approver, plan, providers, targets string
+	var requester, approver, plan, providers, targets, approvals, cancelledBy string
 	err := row.Scan(&r.ID, &r.Source, &r.Target.OktaID, &r.Target.Login, &r.Target.Email, &r.Target.DisplayName, &r.Target.Status,
 		&r.Reason, &requester, &approver, &r.Channel, &r.MessageTS, &plan, &providers, &r.State,
-		stamp{&r.CreatedAt}, stamp{&r.ExpiresAt}, stamp{&r.UpdatedAt}, &r.LeaseOwner, stamp{&r.LeaseUntil}, &targets)
+		stamp{&r.CreatedAt}, stamp{&r.ExpiresAt}, stamp{&r.UpdatedAt}, &r.LeaseOwner, stamp{&r.LeaseUntil}, &targets,
+		&approvals, &cancelledBy, &r.Note)
 	if err != nil {
 		return reset.Request{}, err
 	}
@@ -392,18 +440,24 @@ func scanRequest(row scanner) (reset.Request, error) {
 		{"plan", plan, &r.Plan},
 		{"providers", providers, &r.Providers},
 		{"targets", targets, &r.Targets},
+		{"approvals", approvals, &r.Approvals},
+		{"cancelled_by", cancelledBy, &r.CancelledBy},
 	} {
 		if err := json.Unmarshal([]byte(f.raw), f.into); err != nil {
 			return reset.Request{}, fmt.Errorf("decode stored %s of request %s: %w", f.name, r.ID, err)
 		}
 	}
+	if len(r.Approvals) == 0 {
+		r.Approvals = nil
+	}
 	return r, nil
 }
 
-// encodeRequest gives the JSON columns of r: requester, approver, plan, providers, targets.
-func encodeRequest(r reset.Request) ([5]string, error) {
-	var out [5]string
-	for i, v := range []any{r.Requester, r.Approver, r.Plan, r.Providers, r.Targets} {
+// encodeRequest gives the JSON columns of r: requester, approver, plan, providers, targets,
+// approvals, cancelled_by.
+func encodeRequest(r reset.Request) ([7]string, error) {
+	var out [7]string
+	for i, v := range []any{r.Requester, r.Approver, r.Plan, r.Providers, r.Targets, approvalsOf(r.Approvals), r.CancelledBy} {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return out, err

@@ -39,6 +39,7 @@ func testStore(t *testing.T, db database) {
 		{"every field survives a round trip", testRoundTrip},
 		{"recent lists newest first", testRecent},
 		{"exactly one of many concurrent approvals wins", testApproveExactlyOnce},
+		{"of clicks racing to add a first approval, exactly one is kept", testAddApprovalOnce},
 		{"approve and cancel refuse requests that are not pending", testRefusals},
 		{"racing expiry sweeps expire each request once", testExpireDueOnce},
 		{"outcomes are kept one per provider", testOutcomes},
@@ -133,6 +134,8 @@ func testRoundTrip(t *testing.T, db database) {
 		UpdatedAt:  t0.Add(time.Minute),
 		LeaseOwner: "replica-1",
 		LeaseUntil: t0.Add(2 * time.Minute),
+		Approvals:  []reset.Actor{{SlackID: "U3", TeamID: "T1", OktaLogin: "tess@example.com", OktaID: "00utess"}},
+		Note:       "Not reset at once: Okta shows them ACTIVE now.",
 	}
 	bare := reset.Request{ID: "r-bare", Source: "cli", State: reset.Pending, CreatedAt: t0, UpdatedAt: t0}
 	// A time in another zone comes back as the same instant, in UTC.
@@ -176,6 +179,54 @@ func testRecent(t *testing.T, db database) {
 	}
 	if ids := requestIDs(got); !slices.Equal(ids, []string{"r4", "r3", "r2"}) {
 		t.Errorf("Recent(3) = %v, want [r4 r3 r2]", ids)
+	}
+}
+
+func testAddApprovalOnce(t *testing.T, db database) {
+	const racers = 20
+	stores := replicas(t, db(t), racers)
+	create(t, stores[0], pending("r1"))
+	results := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() {
+			<-start
+			who := reset.Actor{SlackID: fmt.Sprintf("U%02d", i)}
+			_, results[i] = s.AddApproval(context.Background(), "r1", nil, who, t0.Add(time.Minute))
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for i, err := range results {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrConflict):
+			t.Errorf("racer %d: %v; want ErrConflict", i, err)
+		}
+	}
+	r := get(t, stores[0], "r1")
+	if won != 1 || len(r.Approvals) != 1 || r.State != reset.Pending {
+		t.Fatalf("%d racers won; the request holds %d approvals in state %s; want exactly one, still pending", won, len(r.Approvals), r.State)
+	}
+	// A second approval added on top of the first is kept; one on a stale view is refused.
+	second := reset.Actor{SlackID: "U99"}
+	if _, err := stores[0].AddApproval(context.Background(), "r1", nil, second, t0.Add(time.Minute)); !errors.Is(err, ErrConflict) {
+		t.Errorf("an approval over a stale view: %v; want ErrConflict", err)
+	}
+	got, err := stores[0].AddApproval(context.Background(), "r1", r.Approvals, second, t0.Add(time.Minute))
+	if err != nil || len(got.Approvals) != 2 || got.Approvals[1] != second {
+		t.Errorf("second approval: %+v, %v", got.Approvals, err)
+	}
+	if _, err := stores[0].AddApproval(context.Background(), "r1", got.Approvals, reset.Actor{SlackID: "U98"}, t0.Add(time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Errorf("an approval after expiry: %v; want ErrExpired", err)
+	}
+	// The cancelled card names whoever cancelled it.
+	by := reset.Actor{SlackID: "U07", OktaLogin: "sam@example.com"}
+	if c, err := stores[0].Cancel(context.Background(), "r1", by, t0.Add(time.Minute)); err != nil || c.CancelledBy != by {
+		t.Errorf("Cancel = %+v, %v; want cancelled by %v", c.CancelledBy, err, by)
 	}
 }
 

@@ -91,6 +91,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	token       string // SSWS API token; empty refuses every SSWS call
+	tokenOwner  string // the user id /users/me answers for an SSWS call
 	clientID    string
 	publicKey   crypto.PublicKey
 	granted     []string
@@ -119,7 +120,9 @@ type bucket struct {
 	used    int
 }
 
-type group struct{ id, name string }
+// group is an Okta group; typ is OKTA_GROUP, APP_GROUP (imported from a directory such as
+// Google or Active Directory) or BUILT_IN.
+type group struct{ id, name, typ string }
 
 type grant struct {
 	scopes []string
@@ -144,6 +147,7 @@ func Start() *Server {
 	mux.HandleFunc("GET /api/v1/users/{id}", s.getUser)
 	mux.HandleFunc("GET /api/v1/users/{id}/groups", s.userGroups)
 	mux.HandleFunc("GET /api/v1/groups", s.searchGroups)
+	mux.HandleFunc("GET /api/v1/groups/{id}", s.getGroup)
 	mux.HandleFunc("GET /api/v1/groups/{id}/users", s.groupUsers)
 	mux.HandleFunc("DELETE /api/v1/users/{id}/sessions", s.clearSessions)
 	mux.HandleFunc("/", s.notRouted)
@@ -248,15 +252,38 @@ func (s *Server) AddUser(u User) User {
 	return u
 }
 
-// AddGroup seeds a group; an empty id gets a made-up 00g… one, which is returned.
-func (s *Server) AddGroup(id, name string) string {
+// AddGroup seeds an Okta-mastered group (type OKTA_GROUP); an empty id gets a made-up 00g…
+// one, which is returned.
+func (s *Server) AddGroup(id, name string) string { return s.AddGroupOfType(id, name, "OKTA_GROUP") }
+
+// AddGroupOfType seeds a group of any type: APP_GROUP for one imported from Google Workspace or
+// Active Directory, whose name Okta does not keep unique, or BUILT_IN.
+func (s *Server) AddGroupOfType(id, name, typ string) string {
 	if id == "" {
 		id = newID("00g")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.groups = append(s.groups, group{id: id, name: name})
+	s.groups = append(s.groups, group{id: id, name: name, typ: typ})
 	return id
+}
+
+// SetStatus changes a user's lifecycle status (SUSPENDED, LOCKED_OUT, DEPROVISIONED, …), as an
+// admin or Okta itself would.
+func (s *Server) SetStatus(userID, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.find(userID, false); u != nil {
+		u.Status = status
+	}
+}
+
+// SetTokenOwner names the user the SSWS token belongs to: GET /api/v1/users/me answers with
+// them. Without one, /users/me answers 404 as for a token of a service app.
+func (s *Server) SetTokenOwner(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenOwner = userID
 }
 
 // AddToGroup makes a user a member of a group.
@@ -445,6 +472,9 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("id")
 	s.mu.Lock()
+	if key == "me" && strings.HasPrefix(r.Header.Get("Authorization"), "SSWS ") {
+		key = s.tokenOwner
+	}
 	u := s.find(key, true)
 	var body map[string]any
 	if u != nil {

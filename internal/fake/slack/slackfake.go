@@ -86,6 +86,7 @@ type Option func(*config)
 
 type config struct {
 	teamID, teamDomain, teamName string
+	enterpriseID                 string
 	botUserID, botID, botName    string
 	appID                        string
 	botToken, appToken           string
@@ -98,6 +99,12 @@ type config struct {
 // WithTeam sets the workspace the fake is (default T0FAKETEAM, "resetbot-test").
 func WithTeam(id, domain string) Option {
 	return func(c *config) { c.teamID, c.teamDomain = id, domain }
+}
+
+// WithEnterprise makes the fake a workspace of an Enterprise Grid org: auth.test reports the
+// org's id, and users added with that EnterpriseID are members of the org.
+func WithEnterprise(id string) Option {
+	return func(c *config) { c.enterpriseID = id }
 }
 
 // WithBotUser sets the bot's user id and bot id (default U0RESETBOT, B0RESETBOT).
@@ -265,6 +272,13 @@ type User struct {
 	IsAdmin           bool
 	IsRestricted      bool // multi-channel guest
 	IsUltraRestricted bool // single-channel guest
+	// IsStranger is a Slack Connect user of another organisation seen through a shared channel.
+	IsStranger bool
+	// EmailUnconfirmed is a user who never confirmed the email on their profile; users.info
+	// then reports is_email_confirmed false.
+	EmailUnconfirmed bool
+	// EnterpriseID is the Enterprise Grid org the user belongs to, if any.
+	EnterpriseID string
 }
 
 // AddUser adds or replaces a workspace member.

@@ -219,7 +219,7 @@ func (s *Server) authorize(r *http.Request, args url.Values, want tokenKind) *sl
 }
 
 func (s *Server) authTest(url.Values) (map[string]any, *slackError) {
-	return map[string]any{
+	out := map[string]any{
 		"url":                   "https://" + s.cfg.teamDomain + ".slack.com/",
 		"team":                  s.cfg.teamName,
 		"user":                  s.cfg.botName,
@@ -227,7 +227,11 @@ func (s *Server) authTest(url.Values) (map[string]any, *slackError) {
 		"user_id":               s.cfg.botUserID,
 		"bot_id":                s.cfg.botID,
 		"is_enterprise_install": false,
-	}, nil
+	}
+	if s.cfg.enterpriseID != "" {
+		out["enterprise_id"] = s.cfg.enterpriseID
+	}
+	return out, nil
 }
 
 // connectionsOpen issues a single-use WebSocket URL, as apps.connections.open does.
@@ -525,7 +529,15 @@ func userJSON(u User) map[string]any {
 		"is_bot":              u.IsBot,
 		"is_app_user":         false,
 		"updated":             1700000000,
-		"is_email_confirmed":  u.Email != "",
+		"is_email_confirmed":  u.Email != "" && !u.EmailUnconfirmed,
+	}
+	if u.IsStranger {
+		// Slack sends is_stranger only for users of another organisation.
+		out["is_stranger"] = true
+	}
+	if u.EnterpriseID != "" {
+		out["enterprise_user"] = map[string]any{"id": u.ID, "enterprise_id": u.EnterpriseID, "enterprise_name": "Example Org",
+			"is_admin": false, "is_owner": false, "teams": []string{u.TeamID}}
 	}
 	return out
 }

@@ -131,6 +131,15 @@ func Start(dir string, opts ...Option) (*World, error) {
 	return w, nil
 }
 
+// AddPerson adds someone to Okta (in the responder group when responder) and to Slack, with
+// accounts in Google and Microsoft 365 but not Zoom.
+func (w *World) AddPerson(first, last, email, slackID string, responder bool) Person {
+	p := w.person(first, last, email, slackID, responder)
+	w.Google.AddUser(p.Email)
+	w.Microsoft.AddUser(p.Email)
+	return p
+}
+
 func (w *World) person(first, last, email, slackID string, responder bool) Person {
 	u := w.Okta.AddUser(oktafake.User{Login: email, Email: email, FirstName: first, LastName: last})
 	if responder {
