@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -108,7 +107,7 @@ func (b *Bot) approve(ctx context.Context, req reset.Request, clicker reset.Acto
 			reply(ctx, "Your approval is recorded. This request needs one more responder's approval before anyone is signed out.")
 			return
 		}
-		running, err := b.cfg.Store.Approve(ctx, req.ID, clicker, now, b.cfg.Replica, now.Add(b.cfg.Lease))
+		running, err := b.runner.Approve(ctx, req, clicker, "")
 		if err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				msg := fmt.Sprintf("This request is already %s; nothing more was done.", running.State)
@@ -122,9 +121,7 @@ func (b *Bot) approve(ctx context.Context, req reset.Request, clicker reset.Acto
 			reply(ctx, "I could not record your approval; nothing was reset. Try again in a minute.")
 			return
 		}
-		b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindApproved, Actor: clicker, Target: auditTarget(req), Reason: req.Reason})
-		b.log.Info("request approved", "audit", "approved", "request", req.ID, "approver", clicker.String())
-		b.execute(ctx, running, nil, "")
+		b.execute(ctx, running, "")
 		return
 	}
 	reply(ctx, "Others were approving this request at the same moment; nothing was changed by your click. Look at the card and click again if it still needs you.")
@@ -145,95 +142,6 @@ func (b *Bot) cancel(ctx context.Context, req reset.Request, by reset.Actor, rep
 	b.updateCard(ctx, card{req: cancelled, names: b.cfg.Executor.Names()})
 }
 
-// execute runs an approved request to its end: providers in parallel, the card updated as
-// each finishes, a lease renewed while it runs, one summary in the thread at the end. done
-// holds outcomes already final (a request taken over from a dead replica); only the rest run.
-func (b *Bot) execute(ctx context.Context, req reset.Request, done []reset.Outcome, note string) {
-	if req.Batch() {
-		b.executeBatch(ctx, req, note)
-		return
-	}
-	names := b.cfg.Executor.Names()
-	outcomes := map[string]reset.Outcome{}
-	for _, o := range done {
-		outcomes[o.Provider] = o
-	}
-	sel := req.Selection()
-	if len(done) > 0 {
-		sel = reset.Selection{}
-		for _, n := range names {
-			if _, ok := outcomes[n]; !ok && (req.Selection() == nil || req.Selection()[n]) {
-				sel[n] = true
-			}
-		}
-	}
-
-	runCtx, stop := b.leased(ctx, req.ID)
-	defer stop()
-	var mu sync.Mutex
-	b.updateCard(ctx, card{req: req, outcomes: copyMap(outcomes), names: names, note: note})
-	for o := range b.cfg.Executor.Run(runCtx, req.Target, sel) {
-		if _, had := outcomes[o.Provider]; had {
-			continue // already final from the replica that started it
-		}
-		if runCtx.Err() != nil {
-			continue // shutting down or lease lost: this "failure" is ours; the next replica runs it again
-		}
-		if err := b.cfg.Store.RecordOutcome(ctx, req.ID, o); err != nil {
-			b.log.Error("record outcome", "request", req.ID, "provider", o.Provider, "error", err.Error())
-		}
-		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "outcome", Actor: req.Approver, Target: auditTarget(req),
-			Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
-		mu.Lock()
-		outcomes[o.Provider] = o
-		snapshot := copyMap(outcomes)
-		mu.Unlock()
-		b.updateCard(ctx, card{req: req, outcomes: snapshot, names: names, note: note})
-	}
-	if !stop() {
-		return
-	}
-
-	var ordered []reset.Outcome
-	for _, n := range names {
-		if o, ok := outcomes[n]; ok {
-			ordered = append(ordered, o)
-		}
-	}
-	final := reset.Summarize(ordered)
-	if err := b.cfg.Store.Finish(ctx, req.ID, b.cfg.Replica, reset.State(final), b.now()); err != nil {
-		b.log.Error("finish request", "request", req.ID, "error", err.Error())
-		if errors.Is(err, store.ErrLeaseLost) {
-			return
-		}
-	}
-	req.State = reset.State(final)
-	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "finished", Actor: req.Approver, Target: auditTarget(req), Detail: string(final)})
-	b.log.Info("request finished", "audit", "finished", "request", req.ID, "result", string(final))
-	if b.cfg.Hooks.Finished != nil {
-		b.cfg.Hooks.Finished(final, ordered)
-	}
-	if req.MessageTS != "" {
-		if _, _, err := b.cfg.Slack.PostMessageContext(ctx, req.Channel, slack.MsgOptionTS(req.MessageTS),
-			slack.MsgOptionText(summary(req, ordered, final, note), false)); err != nil {
-			b.log.Error("post summary", "request", req.ID, "error", err.Error())
-		}
-	}
-	b.updateCard(ctx, card{req: req, outcomes: outcomes, names: names, note: note})
-}
-
-// holdLease renews the request's lease until ctx ends; if another replica took it, the run is
-// stopped so two replicas never report the same request.
-func (b *Bot) holdLease(ctx context.Context, id string, stop context.CancelFunc, lost chan<- struct{}) {
-	err := store.KeepLease(ctx, b.cfg.Lease/3, func(ctx context.Context) error {
-		return b.cfg.Store.RenewLease(ctx, id, b.cfg.Replica, b.now().Add(b.cfg.Lease))
-	}, func(err error) { b.log.Warn("renew lease", "request", id, "error", err.Error()) })
-	if errors.Is(err, store.ErrLeaseLost) {
-		close(lost)
-		stop()
-	}
-}
-
 // sweep expires cards nobody approved in time and takes over resets whose replica died.
 func (b *Bot) sweep(ctx context.Context) {
 	select {
@@ -251,22 +159,15 @@ func (b *Bot) sweep(ctx context.Context) {
 		b.log.Info("request expired", "audit", "expired", "request", r.ID)
 		b.updateCard(ctx, card{req: r, names: b.cfg.Executor.Names()})
 	}
-	taken, err := b.cfg.Store.TakeOver(ctx, b.cfg.Replica, now, now.Add(b.cfg.Lease))
+	taken, err := b.runner.TakeOver(ctx)
 	if err != nil {
 		b.log.Warn("take over interrupted requests", "error", err.Error())
 	}
 	for _, r := range taken {
-		b.audit(ctx, store.Event{RequestID: r.ID, Kind: "taken_over", Actor: reset.Actor{Name: b.cfg.Replica}, Target: auditTarget(r),
-			Detail: "lease of " + r.LeaseOwner + " lapsed"})
-		b.log.Warn("took over an interrupted reset", "audit", "taken_over", "request", r.ID, "from", r.LeaseOwner)
-		done, err := b.cfg.Store.Outcomes(ctx, r.ID)
-		if err != nil {
-			b.log.Error("load outcomes of taken-over request", "request", r.ID, "error", err.Error())
-		}
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.execute(ctx, r, done, "resumed after interruption")
+			b.execute(ctx, r, "resumed after interruption")
 		}()
 	}
 }
@@ -280,13 +181,6 @@ func (b *Bot) updateCard(ctx context.Context, c card) {
 		slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...)); err != nil {
 		b.log.Warn("update card", "request", c.req.ID, "error", err.Error())
 	}
-}
-
-func detailSuffix(o reset.Outcome) string {
-	if o.Detail == "" {
-		return ""
-	}
-	return " — " + o.Detail
 }
 
 func copyMap(m map[string]reset.Outcome) map[string]reset.Outcome {

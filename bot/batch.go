@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -141,154 +140,6 @@ func (b *Bot) planAll(ctx context.Context, targets []reset.Target) []reset.PlanE
 	return reset.MergePlans(plans)
 }
 
-// executeBatch runs an approved batch to its end: everyone through the executor, paced per
-// system, each person's outcomes stored as they finish, the card's progress updated every
-// few seconds, and one summary in the thread. People whose every system already answered (a
-// batch taken over from a dead replica) are not run again.
-func (b *Bot) executeBatch(ctx context.Context, req reset.Request, note string) {
-	names := b.cfg.Executor.Names()
-	done, err := b.cfg.Store.PersonOutcomes(ctx, req.ID)
-	if err != nil {
-		b.log.Error("load outcomes of batch", "request", req.ID, "error", err.Error())
-	}
-	prog := newProgress(names, len(req.Targets))
-	var (
-		jobs []reset.Job
-		// people[i] is jobs[i]'s person as the request stores them, whose key their outcomes
-		// are kept under.
-		people []reset.Target
-	)
-	for _, t := range req.Targets {
-		had := done[t.Key()]
-		sel, left := remaining(names, req.Selection(), had)
-		for _, o := range had {
-			prog.heard(o)
-		}
-		if !left {
-			prog.add(t, had)
-			continue
-		}
-		job := reset.Job{Target: t, Selection: sel}
-		if t.OktaID == "" {
-			// Named but never looked up (a command-line batch taken over): find them first.
-			job = reset.Job{Who: t.Key(), Selection: sel}
-		}
-		jobs, people = append(jobs, job), append(people, t)
-	}
-
-	runCtx, stop := b.leased(ctx, req.ID)
-	defer stop()
-	b.updateCard(ctx, card{req: req, names: names, note: note, progress: prog.snapshot()})
-	ticker := newTicker(b.cfg.ProgressEvery)
-	defer ticker.Stop()
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		// Each system's answer is kept as it comes, so a replica that takes over redoes only
-		// what had not answered; the progress counts a person once all their systems have.
-		record := func(i int, o reset.Outcome) {
-			if runCtx.Err() != nil {
-				return // interrupted: this "failure" is ours; whoever takes over runs it again
-			}
-			t := people[i]
-			if answered(done[t.Key()], o.Provider) {
-				return // final from the replica that started it; this run reports it deselected
-			}
-			if err := b.cfg.Store.RecordPersonOutcome(ctx, req.ID, t.Key(), o); err != nil {
-				b.log.Error("record outcome", "request", req.ID, "person", t.Login, "provider", o.Provider, "error", err.Error())
-			}
-			b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindOutcome, Actor: req.Approver, Target: t.Login,
-				Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
-			prog.heard(o)
-		}
-		b.cfg.Executor.Batch(runCtx, jobs, b.cfg.BatchWorkers, b.cfg.Directory.Find, record, func(i int, r reset.Result) {
-			if runCtx.Err() != nil {
-				return
-			}
-			if r.Err != nil {
-				// Nobody to sign out: every system counts it as failed, with Okta's words.
-				r.Outcomes = nil
-				for _, n := range names {
-					o := reset.Outcome{Provider: n, Status: reset.Failed, Detail: "could not find them in Okta: " + r.Err.Error()}
-					record(i, o)
-					r.Outcomes = append(r.Outcomes, o)
-				}
-			}
-			t := people[i]
-			all := slices.Clone(done[t.Key()])
-			for _, o := range r.Outcomes {
-				if !answered(done[t.Key()], o.Provider) {
-					all = append(all, o)
-				}
-			}
-			prog.add(t, all)
-		})
-	}()
-	shown := -1
-	for waiting := true; waiting; {
-		select {
-		case <-finished:
-			waiting = false
-		case <-ticker.C:
-			if n := prog.version(); n != shown {
-				shown = n
-				b.updateCard(ctx, card{req: req, names: names, note: note, progress: prog.snapshot()})
-			}
-		}
-	}
-	if !stop() {
-		return
-	}
-
-	result := prog.snapshot()
-	final := result.tally.Final()
-	if err := b.cfg.Store.Finish(ctx, req.ID, b.cfg.Replica, reset.State(final), b.now()); err != nil {
-		b.log.Error("finish request", "request", req.ID, "error", err.Error())
-		if errors.Is(err, store.ErrLeaseLost) {
-			return
-		}
-	}
-	req.State = reset.State(final)
-	b.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindFinished, Actor: req.Approver, Target: req.Target.String(),
-		Detail: string(final) + ": " + result.countsLine()})
-	b.log.Info("batch finished", "audit", "finished", "request", req.ID, "result", string(final), "people", result.tally.People, "troubled", result.tally.Troubled)
-	if b.cfg.Hooks.Finished != nil {
-		b.cfg.Hooks.Finished(final, result.all)
-	}
-	if req.MessageTS != "" {
-		for _, text := range batchSummary(req, result, final, note) {
-			if _, _, err := b.cfg.Slack.PostMessageContext(ctx, req.Channel, slack.MsgOptionTS(req.MessageTS), slack.MsgOptionText(text, false)); err != nil {
-				b.log.Error("post summary", "request", req.ID, "error", err.Error())
-				break
-			}
-		}
-	}
-	b.updateCard(ctx, card{req: req, names: names, note: note, progress: result})
-}
-
-// remaining is the selection still to run for a person who already has outcomes had, and
-// whether anything is left to run.
-func remaining(names []string, sel reset.Selection, had []reset.Outcome) (reset.Selection, bool) {
-	if len(had) == 0 {
-		return sel, true
-	}
-	left := reset.Selection{}
-	for _, n := range names {
-		if sel != nil && !sel[n] {
-			continue
-		}
-		if !answered(had, n) {
-			left[n] = true
-		}
-	}
-	return left, len(left) > 0
-}
-
-// answered reports whether system has an outcome among had.
-func answered(had []reset.Outcome, system string) bool {
-	return slices.ContainsFunc(had, func(o reset.Outcome) bool { return o.Provider == system })
-}
-
 // progress collects a batch's results as they arrive; it is shared by the workers and the
 // card updater, so every access holds mu. live counts every system's answers as they come,
 // for the card; tally counts people once all their systems answered, for the summary.
@@ -370,29 +221,6 @@ func (p *progress) snapshot() *batchView {
 	return &batchView{total: p.total, live: p.live.Clone(), tally: p.tally.Clone(), failures: slices.Clone(p.failures), all: slices.Clone(p.all)}
 }
 
-// countsLine is the batch's counts on one line, for the audit log.
-func (v *batchView) countsLine() string {
-	var parts []string
-	for _, n := range v.tally.Names() {
-		parts = append(parts, n+" "+countWords(v.tally, n))
-	}
-	return strings.Join(parts, "; ")
-}
-
-// countWords is one system's counts in outcome words: "38 revoked, 1 no account, 1 failed".
-func countWords(t *reset.Tally, system string) string {
-	var parts []string
-	for _, s := range []reset.Status{reset.Revoked, reset.NoAccount, reset.Failed, reset.Skipped} {
-		if n := t.Count(system, s); n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, s))
-		}
-	}
-	if len(parts) == 0 {
-		return "nothing yet"
-	}
-	return strings.Join(parts, ", ")
-}
-
 // summaryChunk keeps each thread message well under Slack's limits and readable on a phone.
 const summaryChunk = 3500
 
@@ -413,7 +241,7 @@ func batchSummary(r reset.Request, v *batchView, final reset.Final, note string)
 		} else if v.tally.Count(n, reset.Revoked) == 0 {
 			icon = outcomeIcon(reset.Skipped)
 		}
-		fmt.Fprintf(&head, "%s *%s*: %s\n", icon, n, countWords(v.tally, n))
+		fmt.Fprintf(&head, "%s *%s*: %s\n", icon, n, v.tally.Words(n))
 	}
 	lines := []string{strings.TrimSpace(head.String())}
 	if len(v.failures) > 0 {
@@ -503,39 +331,4 @@ func chunk(lines []string, size int) []string {
 		out = append(out, cur.String())
 	}
 	return out
-}
-
-// leased renews a running request's lease until stop is called, and ends the returned
-// context early if another replica took the request over, so two replicas never report the
-// same request. stop reports whether this replica may still finish the request: the lease
-// was held throughout and ctx has not ended. It may be called more than once.
-func (b *Bot) leased(ctx context.Context, id string) (context.Context, func() bool) {
-	runCtx, cancel := context.WithCancel(ctx)
-	lost := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		b.holdLease(runCtx, id, cancel, lost)
-	}()
-	var once sync.Once
-	held := true
-	return runCtx, func() bool {
-		once.Do(func() {
-			cancel()
-			wg.Wait()
-			select {
-			case <-lost:
-				held = false
-				b.log.Warn("lease lost while running; another replica finishes this request", "audit", "lease_lost", "request", id)
-				return
-			default:
-			}
-			if ctx.Err() != nil {
-				held = false
-				b.log.Warn("stopped before the reset finished; its lease is released for another replica", "audit", "interrupted", "request", id)
-			}
-		})
-		return held
-	}
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/resetbot/resetbot/internal/lifecycle"
 	"github.com/resetbot/resetbot/internal/reset"
-	"github.com/resetbot/resetbot/internal/store"
 )
 
 // Slack is the Web API the bot calls; *slack.Client satisfies it.
@@ -44,35 +44,27 @@ type Directory interface {
 	GroupMembers(ctx context.Context, group string, limit int) ([]reset.Target, error)
 }
 
-// Executor signs a target out; *reset.Executor satisfies it.
+// Executor finds where people have accounts and signs them out; *reset.Executor satisfies it.
 type Executor interface {
-	Names() []string
+	lifecycle.Executor
 	Plan(ctx context.Context, t reset.Target) []reset.PlanEntry
-	Run(ctx context.Context, t reset.Target, sel reset.Selection) <-chan reset.Outcome
-	Batch(ctx context.Context, jobs []reset.Job, workers int, find reset.Finder, heard func(i int, o reset.Outcome), each func(i int, r reset.Result))
 }
 
-// Store keeps requests and the audit log; *store.Store satisfies it. Approve, Cancel,
-// ExpireDue and TakeOver are compare-and-swap: exactly one caller, on any replica, wins.
+// Store keeps requests and the audit log; *store.Store satisfies it. Beyond what a run needs
+// (the lifecycle's part), the bot creates requests, records where their cards are, and
+// decides pending ones: AddApproval, Cancel and ExpireDue are compare-and-swaps, so exactly
+// one caller, on any replica, wins.
 type Store interface {
+	lifecycle.Store
 	Create(ctx context.Context, r reset.Request) error
 	Get(ctx context.Context, id string) (reset.Request, error)
 	SetMessage(ctx context.Context, id, channel, ts string) error
 	// AddApproval records one approval of a pending request that needs more, if its approvals
 	// are still prior: ErrConflict otherwise, with the request as it now stands.
 	AddApproval(ctx context.Context, id string, prior []reset.Actor, approver reset.Actor, now time.Time) (reset.Request, error)
-	Approve(ctx context.Context, id string, approver reset.Actor, now time.Time, owner string, leaseUntil time.Time) (reset.Request, error)
 	Cancel(ctx context.Context, id string, by reset.Actor, now time.Time) (reset.Request, error)
 	ExpireDue(ctx context.Context, now time.Time) ([]reset.Request, error)
-	RecordOutcome(ctx context.Context, id string, o reset.Outcome) error
-	Outcomes(ctx context.Context, id string) ([]reset.Outcome, error)
-	RecordPersonOutcome(ctx context.Context, id, person string, o reset.Outcome) error
-	PersonOutcomes(ctx context.Context, id string) (map[string][]reset.Outcome, error)
-	Finish(ctx context.Context, id, owner string, final reset.State, now time.Time) error
-	RenewLease(ctx context.Context, id, owner string, until time.Time) error
-	TakeOver(ctx context.Context, owner string, now, until time.Time) ([]reset.Request, error)
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) error
-	Append(ctx context.Context, e store.Event) error
 }
 
 // Config is everything a Bot needs; cmd/resetbot builds it from the environment.
@@ -119,11 +111,12 @@ type Hooks struct {
 
 // Bot serves one Slack app connection. Several Bots (replicas) may share one store.
 type Bot struct {
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	slots chan struct{}
-	wg    sync.WaitGroup
+	cfg    Config
+	runner *lifecycle.Runner
+	log    *slog.Logger
+	now    func() time.Time
+	slots  chan struct{}
+	wg     sync.WaitGroup
 	// stopping is closed when Run's context ends: new work is refused, running resets go on.
 	stopping chan struct{}
 	// connected is true between a hello and the next disconnect.
@@ -171,7 +164,11 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Bot{cfg: cfg, log: cfg.Logger, now: cfg.Now, slots: make(chan struct{}, cfg.Workers), stopping: make(chan struct{})}, nil
+	runner := lifecycle.New(lifecycle.Config{
+		Store: cfg.Store, Executor: cfg.Executor, Find: cfg.Directory.Find, Replica: cfg.Replica, Lease: cfg.Lease,
+		Workers: cfg.BatchWorkers, Logger: cfg.Logger, Now: cfg.Now, Finished: cfg.Hooks.Finished,
+	})
+	return &Bot{cfg: cfg, runner: runner, log: cfg.Logger, now: cfg.Now, slots: make(chan struct{}, cfg.Workers), stopping: make(chan struct{})}, nil
 }
 
 // workContext is the context resets run under: Run's, or ctx's when Run has not started.

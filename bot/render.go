@@ -182,7 +182,7 @@ func (c card) batchProgressLines() string {
 	}
 	fmt.Fprintf(&b, "%s %d of %d people done\n", icon, v.tally.People, v.total)
 	for _, n := range v.live.Names() {
-		fmt.Fprintf(&b, "*%s*: %s\n", n, countWords(v.live, n))
+		fmt.Fprintf(&b, "*%s*: %s\n", n, v.live.Words(n))
 	}
 	return strings.TrimSpace(b.String())
 }

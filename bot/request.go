@@ -8,6 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/resetbot/resetbot/internal/lifecycle"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
 )
@@ -121,13 +122,8 @@ func (b *Bot) mayAsk(ctx context.Context, req *reset.Request, reply func(context
 	return true
 }
 
-// auditTarget names a request's target in the audit log: the person's login, or the batch.
-func auditTarget(r reset.Request) string {
-	if r.Batch() || r.Target.Login == "" {
-		return r.Target.String()
-	}
-	return r.Target.Login
-}
+// auditTarget names a request's target in the audit log, as the lifecycle does.
+var auditTarget = lifecycle.AuditTarget
 
 // resolve finds the target in Okta; its error is a sentence for the requester.
 func (b *Bot) resolve(ctx context.Context, c who) (reset.Target, error) {

@@ -107,18 +107,16 @@ func (b *Bot) Submit(ctx context.Context, s Submission) (reset.Request, error) {
 		return req, nil
 	}
 	approver := reset.Actor{Name: "automatic (" + s.Requester.String() + ")"}
-	now = b.now()
-	running, err := b.cfg.Store.Approve(ctx, req.ID, approver, now, b.cfg.Replica, now.Add(b.cfg.Lease))
+	running, err := b.runner.Approve(ctx, req, approver, "automatic: "+s.Source)
 	if err != nil {
 		return req, fmt.Errorf("approve automatic request: %w", err)
 	}
 	running.Channel, running.MessageTS = req.Channel, req.MessageTS
-	b.audit(ctx, store.Event{RequestID: req.ID, Kind: "approved", Actor: approver, Target: target.Login, Reason: s.Reason, Detail: "automatic: " + s.Source})
 	work := b.workContext(ctx)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		b.execute(work, running, nil, "")
+		b.execute(work, running, "")
 	}()
 	return running, nil
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/resetbot/resetbot/internal/directory"
+	"github.com/resetbot/resetbot/internal/lifecycle"
 	"github.com/resetbot/resetbot/internal/reset"
 )
 
@@ -66,25 +67,43 @@ func printTally(w io.Writer, t *reset.Tally) {
 	_ = tw.Flush()
 }
 
-// interrupted reports whether r was cut short by ctx ending (a lookup or a system that did not
-// get to answer), and what did happen, as " (okta revoked, …)".
-func interrupted(ctx context.Context, r reset.Result) (bool, string) {
-	if ctx.Err() == nil {
-		return false, ""
+// terminalBatch announces a batch in the terminal: a line per person as they finish, and
+// the people cut short by an interruption.
+type terminalBatch struct {
+	a          *app
+	tally      *reset.Tally
+	total      int
+	unfinished int
+}
+
+func (t *terminalBatch) Started(reset.Request, map[string][]reset.Outcome) {}
+func (t *terminalBatch) Heard(reset.Target, reset.Outcome)                 {}
+func (t *terminalBatch) Finished(reset.Request, lifecycle.End)             {}
+
+func (t *terminalBatch) Person(named reset.Target, r reset.Result, cut bool) {
+	if cut {
+		// Not counted: the failures are the interruption's, not the systems'.
+		t.unfinished++
+		fmt.Fprintf(t.a.stdout, "  [-] %s: interrupted%s\n", named.Login, didBefore(r))
+		return
 	}
-	cut := r.Err != nil
+	tally(t.tally, r)
+	fmt.Fprintf(t.a.stdout, "  [%d/%d] %s\n", t.tally.People, t.total, personLine(r))
+}
+
+// didBefore is what an interrupted person's systems did before the interruption, as
+// " (okta revoked, …)".
+func didBefore(r reset.Result) string {
 	var did []string
 	for _, o := range r.Outcomes {
-		if o.Status == reset.Failed {
-			cut = true
-			continue
+		if o.Status != reset.Failed {
+			did = append(did, fmt.Sprintf("%s %s", o.Provider, o.Status))
 		}
-		did = append(did, fmt.Sprintf("%s %s", o.Provider, o.Status))
 	}
-	if !cut || len(did) == 0 {
-		return cut, ""
+	if len(did) == 0 {
+		return ""
 	}
-	return true, " (" + strings.Join(did, ", ") + ")"
+	return " (" + strings.Join(did, ", ") + ")"
 }
 
 // personLine renders one person's result as one line: every provider's word, failures with
@@ -135,28 +154,17 @@ func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, pat
 	// The wiring's limiter paces the resets, the Okta lookups and what Okta says is left of
 	// its window, all in one queue per system.
 	ex := w.executor(log)
-	jobs := make([]reset.Job, len(people))
 	named := make([]reset.Target, len(people))
 	for i, who := range people {
-		jobs[i] = reset.Job{Who: who, Selection: sel}
 		named[i] = reset.Target{Login: who}
 	}
-	rec := a.openRecord(ctx, w.cfg, reset.Request{Target: reset.Target{DisplayName: fmt.Sprintf("%d people from %s", len(people), path)},
-		Targets: named, Reason: reason}, sel)
+	req := reset.Request{Target: reset.Target{DisplayName: fmt.Sprintf("%d people from %s", len(people), path)}, Targets: named, Reason: reason}
+	run := a.startRun(ctx, w.cfg, ex, w.directory.Find, req, sel, workers, log)
 	t := reset.NewTally(ex.Names())
 	fmt.Fprintf(a.stdout, "Signing out %d people (%d at a time, %s):\n", len(people), workers, w.paceLine())
-	unfinished := 0
-	ex.Batch(ctx, jobs, workers, w.directory.Find, nil, func(i int, r reset.Result) {
-		rec.person(ctx, named[i], r)
-		if cut, did := interrupted(ctx, r); cut {
-			// Not counted: the failures are the interruption's, not the systems'.
-			unfinished++
-			fmt.Fprintf(a.stdout, "  [-] %s: interrupted%s\n", named[i].Login, did)
-			return
-		}
-		tally(t, r)
-		fmt.Fprintf(a.stdout, "  [%d/%d] %s\n", t.People, len(people), personLine(r))
-	})
+	out := &terminalBatch{a: a, tally: t, total: len(people)}
+	run.run(ctx, out)
+	unfinished := out.unfinished
 	if unfinished > 0 {
 		fmt.Fprintf(a.stdout, "\nInterrupted: %d of %d people not finished.\n", unfinished, len(people))
 	}
@@ -164,12 +172,6 @@ func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, pat
 		fmt.Fprintf(a.stdout, "\n%d people × %d systems:\n", t.People, len(t.Names()))
 		printTally(a.stdout, t)
 	}
-	final := t.Final()
-	if t.Total(notResolved) > 0 && final == reset.Done {
-		final = reset.Partial
-	}
-	rec.finish(ctx, final)
-	log.Info("batch reset finished", "audit", "finished", "people", t.People, "troubled", t.Troubled, "unfinished", unfinished)
 	if unfinished > 0 {
 		return exitFailed
 	}

@@ -94,21 +94,13 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	if !*asJSON {
 		fmt.Fprintln(a.stdout, "\nSigning out:")
 	}
-	rec := a.openRecord(ctx, w.cfg, reset.Request{Target: target, Reason: *reason}, sel)
-	got := map[string]reset.Outcome{}
-	for o := range ex.Run(ctx, target, sel) {
-		got[o.Provider] = o
-		rec.outcome(ctx, o)
-		if !*asJSON {
-			fmt.Fprintf(a.stdout, "  %s\n", o.Line())
-		}
+	out := &terminalRun{a: a, quiet: *asJSON}
+	run := a.startRun(ctx, w.cfg, ex, w.directory.Find, reset.Request{Target: target, Reason: *reason}, sel, 1, log)
+	end := run.run(ctx, out)
+	rep.Outcomes, rep.Result = out.outcomes, end.Final
+	if end.Stopped {
+		rep.Result = reset.AllFail
 	}
-	for _, name := range ex.Names() {
-		rep.Outcomes = append(rep.Outcomes, got[name])
-	}
-	rep.Result = reset.Summarize(rep.Outcomes)
-	rec.finish(ctx, rep.Result)
-	log.Info("reset finished", "audit", "finished", "target", target.Login, "result", string(rep.Result))
 	if *asJSON {
 		if code := a.printJSON(rep); code != exitOK {
 			return code

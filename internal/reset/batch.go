@@ -3,6 +3,7 @@ package reset
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -167,6 +168,29 @@ func (t *Tally) Total(s Status) int {
 		n += c[s]
 	}
 	return n
+}
+
+// Words is one system's counts in outcome words: "38 revoked, 1 no account, 1 failed".
+func (t *Tally) Words(system string) string {
+	var parts []string
+	for _, s := range []Status{Revoked, NoAccount, Failed, Skipped} {
+		if n := t.Count(system, s); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Line is every system's counts on one line, for the audit log: "okta 38 revoked; zoom …".
+func (t *Tally) Line() string {
+	parts := make([]string, len(t.names))
+	for i, n := range t.names {
+		parts[i] = n + " " + t.Words(n)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Final is the state the whole batch ends in, by the same rule as one person's.

@@ -316,6 +316,18 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, now time.Time) 
 	return nil
 }
 
+// ReleaseLease ends owner's lease on one running request at now, so another replica takes it
+// over at once: the run was cut short (a command interrupted with Ctrl-C). Owner keeps the
+// request until then.
+func (s *Store) ReleaseLease(ctx context.Context, id, owner string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $3, updated_at = $3
+		WHERE id = $1 AND state = 'running' AND lease_owner = $2`, id, owner, s.at(now))
+	if err != nil {
+		return fmt.Errorf("release lease on request %s: %w", id, err)
+	}
+	return nil
+}
+
 // Recent returns up to limit requests, newest first (limit 0 or less means 50).
 func (s *Store) Recent(ctx context.Context, limit int) ([]reset.Request, error) {
 	if limit <= 0 {
