@@ -1,11 +1,15 @@
 // Package config reads resetbot's environment contract (see the README's table) into plain
-// values and rejects what cannot work, naming the variable to fix. It knows no SDK: wiring
-// values into clients is cmd/resetbot's job.
+// values and rejects what cannot work, naming the variable to fix. Secrets may instead be read
+// from files (X_FILE), as Kubernetes and Docker mount them. It knows no SDK: wiring values into
+// clients is cmd/resetbot's job.
 package config
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/url"
@@ -192,15 +196,22 @@ type Need struct {
 // fixes their configuration in one go rather than one restart per variable.
 func Load(env Getenv) (Config, error) {
 	r := reader{env: env}
+	c := load(&r)
+	return c, r.err()
+}
+
+// load reads everything through r, which keeps the problems, so LoadFor's checks can add to
+// the same list and know which secrets' files already failed.
+func load(r *reader) Config {
 	c := Config{
 		Slack: Slack{
-			BotToken: r.str("SLACK_BOT_TOKEN"),
-			AppToken: r.str("SLACK_APP_TOKEN"),
+			BotToken: r.secret("SLACK_BOT_TOKEN"),
+			AppToken: r.secret("SLACK_APP_TOKEN"),
 			APIURL:   r.url("SLACK_API_URL", "https://slack.com/api/"),
 		},
 		Okta: Okta{
 			OrgURL:         strings.TrimSuffix(r.url("OKTA_ORG_URL", ""), "/"),
-			APIToken:       r.str("OKTA_API_TOKEN"),
+			APIToken:       r.secret("OKTA_API_TOKEN"),
 			ClientID:       r.str("OKTA_CLIENT_ID"),
 			PrivateKeyFile: r.str("OKTA_PRIVATE_KEY_FILE"),
 			PrivateKeyID:   r.str("OKTA_PRIVATE_KEY_ID"),
@@ -213,14 +224,14 @@ func Load(env Getenv) (Config, error) {
 		Zoom: Zoom{
 			AccountID:    r.str("ZOOM_ACCOUNT_ID"),
 			ClientID:     r.str("ZOOM_CLIENT_ID"),
-			ClientSecret: r.str("ZOOM_CLIENT_SECRET"),
+			ClientSecret: r.secret("ZOOM_CLIENT_SECRET"),
 			APIURL:       strings.TrimSuffix(r.url("ZOOM_API_URL", "https://api.zoom.us/v2"), "/"),
 			OAuthURL:     r.url("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token"),
 		},
 		Microsoft: Microsoft{
 			TenantID:      r.str("AZURE_TENANT_ID"),
 			ClientID:      r.str("AZURE_CLIENT_ID"),
-			ClientSecret:  r.str("AZURE_CLIENT_SECRET"),
+			ClientSecret:  r.secret("AZURE_CLIENT_SECRET"),
 			AuthorityHost: r.url("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
 			GraphURL:      strings.TrimSuffix(r.url("MSGRAPH_API_URL", "https://graph.microsoft.com/v1.0"), "/"),
 		},
@@ -230,12 +241,12 @@ func Load(env Getenv) (Config, error) {
 		ProtectedGroups:     r.list("RESETBOT_PROTECTED_GROUPS"),
 		ProtectedPolicy:     ProtectedPolicy(strings.ToLower(r.strOr("RESETBOT_PROTECTED_POLICY", string(ProtectedRefuse)))),
 		RequestTTL:          r.duration("RESETBOT_REQUEST_TTL", 15*time.Minute),
-		DatabaseURL:         r.strOr("RESETBOT_DATABASE_URL", "resetbot.db"),
+		DatabaseURL:         cmp.Or(r.secret("RESETBOT_DATABASE_URL"), "resetbot.db"),
 		AllowedTeams:        r.list("RESETBOT_ALLOWED_TEAMS"),
 		HTTPAddr:            r.str("RESETBOT_HTTP_ADDR"),
 		AlertChannel:        r.str("RESETBOT_ALERT_CHANNEL"),
 	}
-	c.checkProviders(&r)
+	c.checkProviders(r)
 	if c.ProtectedPolicy != ProtectedRefuse && c.ProtectedPolicy != ProtectedApprove {
 		r.fail("RESETBOT_PROTECTED_POLICY must be refuse or approve, not %q", string(c.ProtectedPolicy))
 	}
@@ -244,9 +255,9 @@ func Load(env Getenv) (Config, error) {
 			r.fail("RESETBOT_HTTP_ADDR must be host:port or :port, such as :8080, not %q", c.HTTPAddr)
 		}
 	}
-	c.OktaHook = c.loadOktaHook(&r)
-	c.Pace = loadPace(&r)
-	return c, r.err()
+	c.OktaHook = c.loadOktaHook(r)
+	c.Pace = loadPace(r)
+	return c
 }
 
 // Require checks what a command needs beyond the providers.
@@ -259,18 +270,15 @@ func (c Config) Require(n Need) error {
 // LoadFor is Load then Require, with every problem of both in one error, so an operator
 // fixes the whole configuration in one go.
 func LoadFor(env Getenv, n Need) (Config, error) {
-	c, err := Load(env)
-	var r reader
-	if err != nil {
-		r.problems = append(r.problems, strings.TrimPrefix(err.Error(), "configuration: "))
-	}
+	r := reader{env: env}
+	c := load(&r)
 	c.require(&r, n)
 	return c, r.err()
 }
 
 func (c Config) require(r *reader, n Need) {
 	if !c.Okta.Configured() {
-		r.fail("OKTA_ORG_URL is not set: resetbot finds people in Okta, so set OKTA_ORG_URL (https://your-org.okta.com) and OKTA_API_TOKEN")
+		r.fail("OKTA_ORG_URL is not set: resetbot finds people in Okta, so set OKTA_ORG_URL (https://your-org.okta.com) and OKTA_API_TOKEN (or OKTA_API_TOKEN_FILE)")
 	}
 	if n.Slack {
 		r.token("SLACK_BOT_TOKEN", c.Slack.BotToken, "xoxb-", "the bot token from OAuth & Permissions")
@@ -288,8 +296,8 @@ func (c Config) checkProviders(r *reader) {
 		switch {
 		case c.Okta.APIToken != "" && c.Okta.ClientID != "":
 			r.fail("OKTA_API_TOKEN and OKTA_CLIENT_ID are both set: use an API token, or an OAuth service app (OKTA_CLIENT_ID + OKTA_PRIVATE_KEY_FILE), not both")
-		case c.Okta.APIToken == "" && c.Okta.ClientID == "":
-			r.fail("OKTA_ORG_URL is set but neither OKTA_API_TOKEN nor OKTA_CLIENT_ID is: set an API token, or OKTA_CLIENT_ID and OKTA_PRIVATE_KEY_FILE for an OAuth service app")
+		case r.unset("OKTA_API_TOKEN", c.Okta.APIToken) && c.Okta.ClientID == "":
+			r.fail("OKTA_ORG_URL is set but neither OKTA_API_TOKEN nor OKTA_CLIENT_ID is: set an API token (OKTA_API_TOKEN or OKTA_API_TOKEN_FILE), or OKTA_CLIENT_ID and OKTA_PRIVATE_KEY_FILE for an OAuth service app")
 		case c.Okta.ClientID != "" && c.Okta.PrivateKeyFile == "":
 			r.fail("OKTA_CLIENT_ID is set but OKTA_PRIVATE_KEY_FILE is not: the service app signs its token requests with that private key (PEM)")
 		}
@@ -336,7 +344,7 @@ const minHookSecret = 16
 // hook is configured at all; an enabled hook needs its secret, the alert channel and the HTTP
 // listener, and the error names whichever are missing.
 func (c Config) loadOktaHook(r *reader) OktaHook {
-	h := OktaHook{Secret: r.str("RESETBOT_OKTA_HOOK_SECRET"), Header: r.strOr("RESETBOT_OKTA_HOOK_HEADER", "Authorization")}
+	h := OktaHook{Secret: r.secret("RESETBOT_OKTA_HOOK_SECRET"), Header: r.strOr("RESETBOT_OKTA_HOOK_HEADER", "Authorization")}
 	configured := h.Secret != "" || c.AlertChannel != ""
 	for _, ev := range eventPolicies {
 		if v := r.str(ev.key); v != "" && v != string(PolicyOff) {
@@ -364,8 +372,8 @@ func (c Config) loadOktaHook(r *reader) OktaHook {
 		return h
 	}
 	var missing []string
-	if h.Secret == "" {
-		missing = append(missing, "RESETBOT_OKTA_HOOK_SECRET (the secret Okta sends in "+h.Header+")")
+	if r.unset("RESETBOT_OKTA_HOOK_SECRET", h.Secret) {
+		missing = append(missing, "RESETBOT_OKTA_HOOK_SECRET or RESETBOT_OKTA_HOOK_SECRET_FILE (the secret Okta sends in "+h.Header+")")
 	}
 	if c.AlertChannel == "" {
 		missing = append(missing, "RESETBOT_ALERT_CHANNEL (the Slack channel id for the cards)")
@@ -376,7 +384,7 @@ func (c Config) loadOktaHook(r *reader) OktaHook {
 	if len(missing) > 0 {
 		r.fail("the Okta event hook is on (%s) but %s not set: set them, or set every RESETBOT_EVENT_* to off",
 			h.policies(), strings.Join(missing, " and "))
-	} else if len(h.Secret) < minHookSecret {
+	} else if h.Secret != "" && len(h.Secret) < minHookSecret {
 		r.fail("RESETBOT_OKTA_HOOK_SECRET is too short: use at least %d random characters (for instance the output of openssl rand -hex 32)", minHookSecret)
 	}
 	return h
@@ -419,7 +427,58 @@ func validHeaderName(s string) bool {
 type reader struct {
 	env      Getenv
 	problems []string
+	// secrets holds every variable read with secret: true when a problem with it was reported
+	// (its file could not be used, or both forms were set), so later checks neither call it
+	// "not set" nor judge its empty value a second time.
+	secrets map[string]bool
 }
+
+// maxSecretFile bounds what is read from a secret's file: a token is a line, so a larger file
+// is the wrong one (a log, a key bundle, /dev/zero) and is refused before it is held in memory.
+const maxSecretFile = 64 << 10
+
+// secret reads key's value, or the content of the file key_FILE names: Kubernetes and Docker
+// mount secrets as files, which keeps them out of the environment that every child process
+// inherits and /proc/<pid>/environ shows. Surrounding whitespace is trimmed, since echo and
+// editors end files with a newline. Problems name key_FILE and its path, never the content.
+func (r *reader) secret(key string) string {
+	fileKey := key + "_FILE"
+	value, path := r.str(key), r.str(fileKey)
+	ok := true
+	switch {
+	case path == "":
+	case value != "":
+		r.fail("%s and %s are both set: set only one, the value or the path of a file holding it", key, fileKey)
+		value, ok = "", false
+	default:
+		value, ok = r.secretFile(fileKey, path)
+	}
+	if r.secrets == nil {
+		r.secrets = map[string]bool{}
+	}
+	r.secrets[key] = !ok
+	return value
+}
+
+// secretFile reads the secret in path, which key names, trimmed.
+func (r *reader) secretFile(key, path string) (string, bool) {
+	// One byte past the bound tells a file at the bound from a larger one, cut short.
+	b, ok := r.read(key, path, maxSecretFile+1)
+	switch {
+	case !ok:
+	case len(b) > maxSecretFile:
+		r.fail("%s: %s is larger than %d KiB: it should hold the secret alone", key, path, maxSecretFile>>10)
+	case len(bytes.TrimSpace(b)) == 0:
+		r.fail("%s: %s is empty: write the secret into it", key, path)
+	default:
+		return string(bytes.TrimSpace(b)), true
+	}
+	return "", false
+}
+
+// unset reports whether key has no value and no problem reported about it already, so a secret
+// whose file failed is not also reported as missing.
+func (r *reader) unset(key, value string) bool { return value == "" && !r.secrets[key] }
 
 func (r *reader) fail(format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
@@ -521,32 +580,48 @@ func (r *reader) count(key string, def int) int {
 // token checks presence and shape without ever echoing the value.
 func (r *reader) token(key, value, prefix, what string) {
 	switch {
+	case r.secrets[key]:
+		// Its problem is reported already.
 	case value == "":
-		r.fail("%s is not set: it is %s (%s…)", key, what, prefix)
+		r.fail("%s is not set: it is %s (%s…), given in %s or in the file %s_FILE names", key, what, prefix, key, key)
 	case !strings.HasPrefix(value, prefix):
 		r.fail("%s does not start with %s: it should be %s", key, prefix, what)
 	}
 }
 
-func (r *reader) readable(key, path string) {
+// readable reports a key file that cannot be opened now, rather than at the first reset.
+func (r *reader) readable(key, path string) { r.read(key, path, 0) }
+
+// read returns at most limit bytes of the file at path, which key names; what failed is
+// reported with key and path, and the OS's reason without the path repeated.
+func (r *reader) read(key, path string, limit int64) ([]byte, bool) {
 	f, err := os.Open(path)
+	var b []byte
+	if err == nil {
+		b, err = io.ReadAll(io.LimitReader(f, limit))
+		_ = f.Close()
+	}
 	if err != nil {
 		r.fail("%s: cannot read %s: %v", key, path, errors.Unwrap(err))
-		return
+		return nil, false
 	}
-	_ = f.Close()
+	return b, true
 }
 
 // all reports which of a system's required variables are missing when some are set.
 func (r *reader) all(system string, vars map[string]string) {
-	var missing []string
+	var missing, every []string
 	for _, k := range sortedKeys(vars) {
-		if vars[k] == "" {
+		if r.unset(k, vars[k]) {
 			missing = append(missing, k)
 		}
+		if _, ok := r.secrets[k]; ok {
+			k += " or " + k + "_FILE"
+		}
+		every = append(every, k)
 	}
 	if len(missing) > 0 {
 		r.fail("%s is half configured: %s not set (set all of %s, or none to skip %s)",
-			system, strings.Join(missing, " and "), strings.Join(sortedKeys(vars), ", "), system)
+			system, strings.Join(missing, " and "), strings.Join(every, ", "), system)
 	}
 }

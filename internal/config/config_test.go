@@ -27,17 +27,17 @@ func TestLoadRejectsHalfConfiguredSystemsNamingTheVariable(t *testing.T) {
 	}{
 		{name: "nothing set is valid: every system is skipped", env: map[string]string{}},
 		{name: "zoom without its secret", env: map[string]string{"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c"},
-			wantErr: []string{"ZOOM_CLIENT_SECRET not set"}},
+			wantErr: []string{"ZOOM_CLIENT_SECRET not set", "ZOOM_CLIENT_SECRET or ZOOM_CLIENT_SECRET_FILE, or none to skip Zoom"}},
 		{name: "zoom secret alone names both others, never the secret", env: map[string]string{"ZOOM_CLIENT_SECRET": "s3cr3t-value"},
 			wantErr: []string{"ZOOM_ACCOUNT_ID and ZOOM_CLIENT_ID not set"}, noSecret: "s3cr3t-value"},
 		{name: "azure without tenant", env: map[string]string{"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "hunter2"},
-			wantErr: []string{"AZURE_TENANT_ID not set"}, noSecret: "hunter2"},
+			wantErr: []string{"AZURE_TENANT_ID not set", "AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_CLIENT_SECRET_FILE, AZURE_TENANT_ID, or none"}, noSecret: "hunter2"},
 		{name: "google key without subject", env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": key},
 			wantErr: []string{"GOOGLE_ADMIN_SUBJECT is not set"}},
 		{name: "google key file missing", env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/nope/key.json", "GOOGLE_ADMIN_SUBJECT": "a@b"},
 			wantErr: []string{"GOOGLE_APPLICATION_CREDENTIALS: cannot read /nope/key.json"}},
 		{name: "okta org without credentials", env: map[string]string{"OKTA_ORG_URL": "https://x.okta.com"},
-			wantErr: []string{"neither OKTA_API_TOKEN nor OKTA_CLIENT_ID"}},
+			wantErr: []string{"neither OKTA_API_TOKEN nor OKTA_CLIENT_ID", "OKTA_API_TOKEN or OKTA_API_TOKEN_FILE"}},
 		{name: "okta token without org", env: map[string]string{"OKTA_API_TOKEN": "00abc"},
 			wantErr: []string{"OKTA_ORG_URL is not set"}, noSecret: "00abc"},
 		{name: "okta service app without key", env: map[string]string{"OKTA_ORG_URL": "https://x.okta.com", "OKTA_CLIENT_ID": "0oa1"},
@@ -124,7 +124,7 @@ func TestRequireNamesWhatACommandNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Require(Need{Slack: true, Policy: true})
-	for _, w := range []string{"OKTA_ORG_URL is not set", "SLACK_BOT_TOKEN does not start with xoxb-", "SLACK_APP_TOKEN is not set", "RESETBOT_REQUESTER_GROUPS is not set"} {
+	for _, w := range []string{"OKTA_ORG_URL is not set", "SLACK_BOT_TOKEN does not start with xoxb-", "SLACK_APP_TOKEN is not set", "given in SLACK_APP_TOKEN or in the file SLACK_APP_TOKEN_FILE names", "RESETBOT_REQUESTER_GROUPS is not set"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("Require error %v does not say %q", err, w)
 		}
@@ -176,7 +176,7 @@ func TestOktaHookPolicies(t *testing.T) {
 		{name: "a secret without a channel or listener", env: map[string]string{"RESETBOT_OKTA_HOOK_SECRET": secret},
 			wantErr: []string{"RESETBOT_ALERT_CHANNEL", "RESETBOT_HTTP_ADDR"}},
 		{name: "a channel without a secret", env: map[string]string{"RESETBOT_ALERT_CHANNEL": "C0ALERTS", "RESETBOT_HTTP_ADDR": ":8080"},
-			wantErr: []string{"RESETBOT_OKTA_HOOK_SECRET"}},
+			wantErr: []string{"RESETBOT_OKTA_HOOK_SECRET or RESETBOT_OKTA_HOOK_SECRET_FILE (the secret Okta sends in Authorization)"}},
 		{name: "a bad policy word names its variable", env: with(map[string]string{"RESETBOT_EVENT_SUSPICIOUS_ACTIVITY": "yes"}),
 			wantErr: []string{`RESETBOT_EVENT_SUSPICIOUS_ACTIVITY must be auto, approve or off, not "yes"`}},
 		{name: "a short secret is refused without being echoed", env: with(map[string]string{"RESETBOT_OKTA_HOOK_SECRET": "hunter2"}),
@@ -252,6 +252,168 @@ func TestPace(t *testing.T) {
 			}
 			if !maps.Equal(c.Pace.Rates, tt.wantRates) || c.Pace.Concurrency != tt.wantConcurrency {
 				t.Errorf("pace = %v, %d in flight; want %v, %d", c.Pace.Rates, c.Pace.Concurrency, tt.wantRates, tt.wantConcurrency)
+			}
+		})
+	}
+}
+
+// secretVariables are the variables whose value may come from a file instead, each with a value
+// that passes its checks and the Config field the value must reach.
+func secretVariables() []struct {
+	key, value string
+	field      func(Config) string
+} {
+	return []struct {
+		key, value string
+		field      func(Config) string
+	}{
+		{"SLACK_BOT_TOKEN", "xoxb-from-a-file", func(c Config) string { return c.Slack.BotToken }},
+		{"SLACK_APP_TOKEN", "xapp-from-a-file", func(c Config) string { return c.Slack.AppToken }},
+		{"OKTA_API_TOKEN", "00okta-from-a-file", func(c Config) string { return c.Okta.APIToken }},
+		{"ZOOM_CLIENT_SECRET", "zoom-from-a-file", func(c Config) string { return c.Zoom.ClientSecret }},
+		{"AZURE_CLIENT_SECRET", "azure-from-a-file", func(c Config) string { return c.Microsoft.ClientSecret }},
+		{"RESETBOT_OKTA_HOOK_SECRET", "0123456789abcdef-from-a-file", func(c Config) string { return c.OktaHook.Secret }},
+		{"RESETBOT_DATABASE_URL", "postgres://resetbot:from-a-file@db.internal/resetbot", func(c Config) string { return c.DatabaseURL }},
+	}
+}
+
+// completeEnv configures every system, the hook and the policy, so a test that changes one
+// secret sees its own problems only.
+func completeEnv() map[string]string {
+	return map[string]string{
+		"SLACK_BOT_TOKEN": "xoxb-env", "SLACK_APP_TOKEN": "xapp-env",
+		"OKTA_ORG_URL": "https://x.okta.com", "OKTA_API_TOKEN": "00env",
+		"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c", "ZOOM_CLIENT_SECRET": "zoom-env",
+		"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "azure-env",
+		"RESETBOT_OKTA_HOOK_SECRET": "0123456789abcdef-env", "RESETBOT_ALERT_CHANNEL": "C0ALERTS", "RESETBOT_HTTP_ADDR": ":8080",
+		"RESETBOT_DATABASE_URL": "postgres://env", "RESETBOT_REQUESTER_GROUPS": "Security Responders",
+	}
+}
+
+// fromFile writes content to a file and points key_FILE at it in place of key.
+func fromFile(t *testing.T, env map[string]string, key, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), key)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	delete(env, key)
+	env[key+"_FILE"] = path
+	return path
+}
+
+func TestSecretsAreReadFromTheFilesTheirFileVariablesName(t *testing.T) {
+	t.Parallel()
+	contents := []struct {
+		name string
+		file func(value string) string
+	}{
+		{"a trailing newline is trimmed", func(v string) string { return v + "\n" }},
+		{"surrounding blanks are trimmed", func(v string) string { return " \t" + v + "\r\n\n" }},
+		{"a file of exactly 64 KiB is read", func(v string) string { return v + strings.Repeat(" ", 64<<10-len(v)) }},
+	}
+	for _, s := range secretVariables() {
+		for _, tc := range contents {
+			t.Run(s.key+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				env := completeEnv()
+				fromFile(t, env, s.key, tc.file(s.value))
+				c, err := LoadFor(envOf(env), Need{Slack: true, Policy: true})
+				if err != nil {
+					t.Fatalf("LoadFor: %v", err)
+				}
+				if got := s.field(c); got != s.value {
+					t.Errorf("%s_FILE gave %q; want %q", s.key, got, s.value)
+				}
+			})
+		}
+	}
+}
+
+func TestSecretFileProblemsNameTheFileNeverTheSecret(t *testing.T) {
+	t.Parallel()
+	const inFile, inEnv = "do-not-echo-the-file", "do-not-echo-the-env"
+	problems := []struct {
+		name string
+		// file sets key's file up and returns the path key_FILE names.
+		file func(t *testing.T, env map[string]string, key string) string
+		want func(key, path string) string
+	}{
+		{name: "both the variable and its file",
+			file: func(t *testing.T, env map[string]string, key string) string {
+				path := fromFile(t, env, key, inFile)
+				env[key] = inEnv
+				return path
+			},
+			want: func(key, _ string) string {
+				return key + " and " + key + "_FILE are both set: set only one, the value or the path of a file holding it"
+			}},
+		{name: "a file that does not exist",
+			file: func(t *testing.T, env map[string]string, key string) string {
+				path := fromFile(t, env, key, inFile) + ".absent"
+				env[key+"_FILE"] = path
+				return path
+			},
+			want: func(key, path string) string {
+				return key + "_FILE: cannot read " + path + ": no such file or directory"
+			}},
+		{name: "a directory",
+			file: func(t *testing.T, env map[string]string, key string) string {
+				path := filepath.Dir(fromFile(t, env, key, inFile))
+				env[key+"_FILE"] = path
+				return path
+			},
+			want: func(key, path string) string { return key + "_FILE: cannot read " + path + ": is a directory" }},
+		{name: "an empty file",
+			file: func(t *testing.T, env map[string]string, key string) string { return fromFile(t, env, key, " \n\n") },
+			want: func(key, path string) string { return key + "_FILE: " + path + " is empty: write the secret into it" }},
+		{name: "a file over 64 KiB",
+			file: func(t *testing.T, env map[string]string, key string) string {
+				return fromFile(t, env, key, strings.Repeat(inFile+"\n", 64<<10/len(inFile)))
+			},
+			want: func(key, path string) string {
+				return key + "_FILE: " + path + " is larger than 64 KiB: it should hold the secret alone"
+			}},
+	}
+	for _, s := range secretVariables() {
+		for _, p := range problems {
+			t.Run(s.key+"/"+p.name, func(t *testing.T) {
+				t.Parallel()
+				env := completeEnv()
+				path := p.file(t, env, s.key)
+				_, err := LoadFor(envOf(env), Need{Slack: true, Policy: true})
+				// The whole error: one problem, not also "not set" or "half configured".
+				if want := "configuration: " + p.want(s.key, path); err == nil || err.Error() != want {
+					t.Errorf("LoadFor error:\n got %v\nwant %s", err, want)
+				}
+				if err != nil && (strings.Contains(err.Error(), inFile) || strings.Contains(err.Error(), inEnv)) {
+					t.Errorf("error leaks the secret: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestSecretsFromFilesMeetTheSameChecks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, key, value, wantErr string
+	}{
+		{"a user token is not a bot token", "SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN does not start with xoxb-"},
+		{"a bot token is not an app-level token", "SLACK_APP_TOKEN", "xoxb-bot-token", "SLACK_APP_TOKEN does not start with xapp-"},
+		{"a short hook secret", "RESETBOT_OKTA_HOOK_SECRET", "hunter2", "RESETBOT_OKTA_HOOK_SECRET is too short"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := completeEnv()
+			fromFile(t, env, tt.key, tt.value+"\n")
+			_, err := LoadFor(envOf(env), Need{Slack: true, Policy: true})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("LoadFor error %v does not say %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), tt.value) {
+				t.Errorf("error leaks the secret: %v", err)
 			}
 		})
 	}
