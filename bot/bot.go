@@ -67,7 +67,7 @@ type Store interface {
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) error
 }
 
-// Config is everything a Bot needs; cmd/resetbot builds it from the environment.
+// Config is everything a Bot needs; internal/app builds it from the configuration.
 type Config struct {
 	Slack     Slack
 	Socket    *socketmode.Client

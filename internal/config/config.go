@@ -1,7 +1,7 @@
 // Package config reads resetbot's environment contract (see the README's table) into plain
 // values and rejects what cannot work, naming the variable to fix. Secrets may instead be read
 // from files (X_FILE), as Kubernetes and Docker mount them. It knows no SDK: wiring values into
-// clients is cmd/resetbot's job.
+// clients is internal/app's job.
 package config
 
 import (

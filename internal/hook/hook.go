@@ -67,7 +67,7 @@ type Observer interface {
 	HookEvent(eventType, result string)
 }
 
-// Config is what the handler needs; cmd/resetbot fills it from the environment.
+// Config is what the handler needs; internal/app fills it from the configuration.
 type Config struct {
 	// Secret is compared, in constant time, with the value of Header on every delivery.
 	Secret string

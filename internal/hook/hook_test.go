@@ -1,9 +1,9 @@
 package hook
 
 import (
+	"github.com/resetbot/resetbot/internal/fake"
 	"github.com/resetbot/resetbot/internal/hook/hooktest"
 
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -139,29 +139,12 @@ type rig struct {
 	srv  *httptest.Server
 	sub  *submitter
 	obs  *counts
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *fake.Buffer
 }
 
 func newRig(t *testing.T, edit func(*Config)) *rig {
 	t.Helper()
-	r := &rig{sub: &submitter{}, obs: newCounts(), logs: &syncBuffer{}}
+	r := &rig{sub: &submitter{}, obs: newCounts(), logs: &fake.Buffer{}}
 	cfg := Config{
 		Secret: testSecret, Channel: alertChan,
 		Policies:  map[string]Policy{Suspend: Auto, SuspiciousActivity: Approve, PasswordReset: Approve},

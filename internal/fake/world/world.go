@@ -175,6 +175,32 @@ func (w *World) Getenv(key string) (string, bool) {
 	return v, ok
 }
 
+// Secrets are the fakes' credentials that resetbot is given: none of them may ever show in
+// its output or logs.
+func (w *World) Secrets() []string {
+	return []string{OktaToken, w.Zoom.ClientSecret(), w.Microsoft.ClientSecret(), w.Slack.BotToken(), w.Slack.AppToken(), "PRIVATE KEY"}
+}
+
+// SignOuts counts, per system, the sign-outs of p that reached the fakes.
+func (w *World) SignOuts(p Person) map[string]int {
+	return map[string]int{
+		"okta":      w.Okta.SessionsCleared(p.OktaID),
+		"google":    w.Google.SignOuts(p.Email),
+		"zoom":      w.Zoom.Revocations(p.Email),
+		"microsoft": w.Microsoft.Revocations(p.Email),
+	}
+}
+
+// RevokeCalls counts the revoke requests that reached each fake, served or not.
+func (w *World) RevokeCalls() map[string]int {
+	return map[string]int{
+		"okta":      w.Okta.Count("revoke"),
+		"google":    w.Google.Count("revoke"),
+		"zoom":      w.Zoom.Count("revoke"),
+		"microsoft": w.Microsoft.Count("revoke"),
+	}
+}
+
 // Close stops every fake.
 func (w *World) Close() {
 	for _, c := range []interface{ Close() }{w.Okta, w.Google, w.Zoom, w.Microsoft, w.Slack} {

@@ -19,7 +19,7 @@ import (
 
 var alice = reset.Target{OktaID: "00u1alice", Login: "alice@example.com", Email: "alice@example.com", DisplayName: "Alice"}
 
-// start runs a fake with alice in it and a provider configured for it, the way cmd/resetbot
+// start runs a fake with alice in it and a provider configured for it, the way internal/app
 // wires one from AZURE_* and MSGRAPH_API_URL.
 func start(t *testing.T, edit ...func(*microsoft.Config)) (*graphfake.Server, *microsoft.Provider) {
 	t.Helper()

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/resetbot/resetbot/internal/app"
 	"github.com/resetbot/resetbot/internal/config"
 	"github.com/resetbot/resetbot/internal/directory"
 	"github.com/resetbot/resetbot/internal/reset"
@@ -27,7 +28,7 @@ type resetReport struct {
 	Result   reset.Final       `json:"result,omitempty"`
 }
 
-func (a *app) reset(ctx context.Context, args []string) int {
+func (a *invocation) reset(ctx context.Context, args []string) int {
 	fs := a.flags("reset", "reset <email|login|okta-id> [--reason TEXT] [--providers okta,google,zoom,microsoft] [--dry-run] [--json]\n       resetbot reset --file users.txt [--concurrency N] [--rate R] [--reason TEXT] [--providers …]")
 	reason := fs.String("reason", "", "why, for the log")
 	only := fs.String("providers", "", "comma-separated systems to reset (default: every configured one)")
@@ -54,19 +55,19 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	}
 	who := strings.TrimSpace(fs.Arg(0))
 
-	w, err := a.wireFor(ctx, config.Need{})
+	w, err := app.WireFor(ctx, a.env.Getenv, a.roots, config.Need{})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
 	}
-	sel, err := w.selection(*only)
+	sel, err := selection(w, *only)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
 	}
 	log := a.logger(*verbose)
 
-	target, err := w.directory.Find(ctx, who)
+	target, err := w.Directory.Find(ctx, who)
 	if err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
 			fmt.Fprintf(a.stderr, "resetbot reset: nobody in Okta matches %q: give their email, Okta login or Okta user id\n", who)
@@ -77,7 +78,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 	}
 	log.Info("reset requested", "audit", "requested", "source", "cli", "target", target.Login, "reason", *reason, "dry_run", *dryRun)
 
-	ex := w.executor(log)
+	ex := w.Executor(log)
 	rep := resetReport{Target: target, Reason: *reason, DryRun: *dryRun, Plan: ex.Plan(ctx, target)}
 	if !*asJSON {
 		printTarget(a.stdout, target, *reason)
@@ -95,7 +96,7 @@ func (a *app) reset(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stdout, "\nSigning out:")
 	}
 	out := &terminalRun{a: a, quiet: *asJSON}
-	run := a.startRun(ctx, w.cfg, ex, w.directory.Find, reset.Request{Target: target, Reason: *reason}, sel, 1, log)
+	run := a.startRun(ctx, w.Config, ex, w.Directory.Find, reset.Request{Target: target, Reason: *reason}, sel, 1, log)
 	end := run.run(ctx, out)
 	rep.Outcomes, rep.Result = out.outcomes, end.Final
 	if end.Stopped {
@@ -116,12 +117,12 @@ func (a *app) reset(ctx context.Context, args []string) int {
 
 // resetBatch wires the systems, paced as --rate and --concurrency say, and hands over to
 // resetFile.
-func (a *app) resetBatch(ctx context.Context, file, only, reason string, workers int, rate float64, verbose bool) int {
+func (a *invocation) resetBatch(ctx context.Context, file, only, reason string, workers int, rate float64, verbose bool) int {
 	if workers < 1 || rate < 0 {
 		fmt.Fprintln(a.stderr, "resetbot reset: --concurrency and --rate must be positive")
 		return exitUsage
 	}
-	cfg, err := a.configure(config.Need{})
+	cfg, err := config.LoadFor(a.env.Getenv, config.Need{})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
@@ -132,12 +133,12 @@ func (a *app) resetBatch(ctx context.Context, file, only, reason string, workers
 			cfg.Pace.Rates[name] = rate
 		}
 	}
-	w, err := a.wire(ctx, cfg)
+	w, err := app.Wire(ctx, cfg, a.roots)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
 	}
-	sel, err := w.selection(only)
+	sel, err := selection(w, only)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
@@ -146,13 +147,13 @@ func (a *app) resetBatch(ctx context.Context, file, only, reason string, workers
 }
 
 // selection turns --providers into an executor selection, refusing names it does not know.
-func (w *wiring) selection(list string) (reset.Selection, error) {
+func selection(w *app.Wiring, list string) (reset.Selection, error) {
 	if strings.TrimSpace(list) == "" {
 		return nil, nil
 	}
 	var known []string
-	for _, s := range w.systems {
-		known = append(known, s.name)
+	for _, s := range w.Systems {
+		known = append(known, s.Name)
 	}
 	sel := reset.Selection{}
 	for _, name := range strings.Split(list, ",") {
@@ -195,7 +196,7 @@ func printPlan(w io.Writer, plan []reset.PlanEntry, sel reset.Selection) {
 	_ = tw.Flush()
 }
 
-func (a *app) printJSON(v any) int {
+func (a *invocation) printJSON(v any) int {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
@@ -206,7 +207,7 @@ func (a *app) printJSON(v any) int {
 }
 
 // logger writes decisions to stderr: warnings only, unless verbose.
-func (a *app) logger(verbose bool) *slog.Logger {
+func (a *invocation) logger(verbose bool) *slog.Logger {
 	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelInfo

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"cmp"
@@ -37,7 +37,7 @@ type recordedRun struct {
 
 // startRun stores req (its Target or Targets and Reason set by the caller) as a request the
 // operator made and approved, leased to this process, and returns the runner for it.
-func (a *app) startRun(ctx context.Context, cfg config.Config, ex lifecycle.Executor, find reset.Finder, req reset.Request,
+func (a *invocation) startRun(ctx context.Context, cfg config.Config, ex lifecycle.Executor, find reset.Finder, req reset.Request,
 	sel reset.Selection, workers int, log *slog.Logger) *recordedRun {
 	var mu sync.Mutex // the lease is renewed, and may warn, beside the reset's own output
 	warn := func(format string, args ...any) {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 // terminalRun announces one person's reset in the terminal: a line per system as it answers,
 // in the order they answer. Quiet collects the outcomes for --json instead.
 type terminalRun struct {
-	a     *app
+	a     *invocation
 	quiet bool
 	// outcomes are every system's, in summary order, once the person's end is known.
 	outcomes []reset.Outcome

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,34 +8,35 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
 	"github.com/resetbot/resetbot/internal/config"
 	"github.com/resetbot/resetbot/internal/reset"
 )
 
 // check validates configuration and then asks each configured system for a token and one
 // harmless read, so an operator learns about a missing permission before an incident does.
-func (a *app) check(ctx context.Context, args []string) int {
+func (a *invocation) check(ctx context.Context, args []string) int {
 	fs := a.flags("check", "check")
 	if code, ok := a.parse(fs, args); !ok {
 		return code
 	}
-	w, err := a.wireFor(ctx, config.Need{})
+	w, err := app.WireFor(ctx, a.env.Getenv, a.roots, config.Need{})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot check: %v\n", err)
 		return exitUsage
 	}
 	fmt.Fprintln(a.stdout, "Configuration: valid")
-	if w.cfg.Slack.BotToken == "" || w.cfg.Slack.AppToken == "" {
+	if w.Config.Slack.BotToken == "" || w.Config.Slack.AppToken == "" {
 		fmt.Fprintln(a.stdout, "Slack:         SLACK_BOT_TOKEN and SLACK_APP_TOKEN are needed for `resetbot run`")
 	}
 
-	results := make([]string, len(w.systems))
+	results := make([]string, len(w.Systems))
 	failed := false
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i, s := range w.systems {
-		if s.provider == nil {
-			results[i] = "skipped\t" + s.skip
+	for i, s := range w.Systems {
+		if s.Provider == nil {
+			results[i] = "skipped\t" + s.Skip
 			continue
 		}
 		wg.Add(1)
@@ -44,7 +45,7 @@ func (a *app) check(ctx context.Context, args []string) int {
 			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
 			start := time.Now()
-			err := s.provider.Check(ctx)
+			err := s.Provider.Check(ctx)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -58,15 +59,15 @@ func (a *app) check(ctx context.Context, args []string) int {
 	wg.Wait()
 	fmt.Fprintln(a.stdout, "\nSystems:")
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	for i, s := range w.systems {
-		fmt.Fprintf(tw, "  %s\t%s\n", s.name, results[i])
+	for i, s := range w.Systems {
+		fmt.Fprintf(tw, "  %s\t%s\n", s.Name, results[i])
 	}
 	_ = tw.Flush()
 	code := exitOK
 	if failed {
 		code = exitFailed
 	}
-	if w.directory != nil {
+	if w.Directory != nil {
 		if c := a.checkPolicy(ctx, w); c > code {
 			code = c
 		}
@@ -76,11 +77,11 @@ func (a *app) check(ctx context.Context, args []string) int {
 
 // checkPolicy resolves the configured groups as `run` does and says whether the Okta user
 // behind resetbot's own token is protected: whoever can sign that admin out can blind resetbot.
-func (a *app) checkPolicy(ctx context.Context, w *wiring) int {
+func (a *invocation) checkPolicy(ctx context.Context, w *app.Wiring) int {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	fmt.Fprintln(a.stdout, "\nOkta groups:")
-	policy, err := resolvePolicy(ctx, w.directory, w.cfg)
+	policy, err := app.ResolvePolicy(ctx, w.Directory, w.Config)
 	if err != nil {
 		fmt.Fprintf(a.stdout, "  FAILED  %v\n", err)
 		return exitFor(err)
@@ -101,9 +102,9 @@ func (a *app) checkPolicy(ctx context.Context, w *wiring) int {
 	if len(policy.Approvers) == 0 && len(policy.Requesters) > 0 {
 		fmt.Fprintln(a.stdout, "  approvers   the requesters (RESETBOT_APPROVER_GROUPS is not set)")
 	}
-	me, ok, err := w.directory.Me(ctx)
+	me, ok, err := w.Directory.Me(ctx)
 	switch {
-	case w.cfg.Okta.ClientID != "":
+	case w.Config.Okta.ClientID != "":
 		fmt.Fprintln(a.stdout, "\nresetbot's Okta admin: an OAuth service app, which no session reset signs out")
 		return exitOK
 	case err != nil:
@@ -113,7 +114,7 @@ func (a *app) checkPolicy(ctx context.Context, w *wiring) int {
 		fmt.Fprintln(a.stdout, "\nresetbot's Okta admin: Okta did not say whom the API token belongs to")
 		return exitOK
 	}
-	groups, err := w.directory.Groups(ctx, me.OktaID)
+	groups, err := w.Directory.Groups(ctx, me.OktaID)
 	if err != nil {
 		fmt.Fprintf(a.stdout, "\nresetbot's Okta admin: FAILED to read the groups of %s: %v\n", me.Login, err)
 		return exitFailed

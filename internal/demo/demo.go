@@ -1,14 +1,21 @@
-package main
+// Package demo plays resetbot for people who have no Slack, Okta, Google, Zoom or Microsoft at
+// hand: `resetbot demo` runs the real bot against local fakes and prints a short incident as
+// the channel saw it, and `demo --serve` keeps the fakes up for the real commands. The Stage it
+// plays on is the end-to-end tests' too.
+package demo
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
+	"github.com/resetbot/resetbot/internal/cli"
 	"github.com/resetbot/resetbot/internal/fake"
 	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
 	"github.com/resetbot/resetbot/internal/fake/world"
@@ -16,14 +23,31 @@ import (
 	"github.com/resetbot/resetbot/internal/store"
 )
 
-// demo runs the real bot — Socket Mode client, providers, store — against in-process fakes of
+// Command is `resetbot demo`: it runs the real bot — Socket Mode client, providers, store — against in-process fakes of
 // Slack, Okta, Google, Zoom and Microsoft, plays a short incident and prints it as the people
 // in the channel would have seen it, ending with the audit trail.
 //
 // With --serve it plays nothing: it keeps the fakes running and writes an env file for them, so
 // the real commands (check, reset, run, audit) can be tried as the README's setup runs them.
-func (a *app) demo(ctx context.Context, args []string) int {
-	fs := a.flags("demo", "demo [--verbose]\n       resetbot demo --serve [--env-file PATH] [--http-addr ADDR]")
+func Command() cli.Command {
+	return cli.Command{
+		Name:    "demo",
+		Summary: "play a reset against built-in fakes; --serve keeps them up for the other commands",
+		Run: func(ctx context.Context, env cli.Env, args []string) int {
+			return (&session{env: env, stdout: env.Stdout, stderr: env.Stderr}).demo(ctx, args)
+		},
+	}
+}
+
+// session is one run of the demo command.
+type session struct {
+	env    cli.Env
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (a *session) demo(ctx context.Context, args []string) int {
+	fs := cli.Flags(a.env, "demo", "demo [--verbose]\n       resetbot demo --serve [--env-file PATH] [--http-addr ADDR]")
 	verbose := fs.Bool("verbose", false, "also print the bot's own logs")
 	serve := fs.Bool("serve", false, "keep the fakes running until Ctrl-C and write their settings to --env-file, so that\n"+
 		"check, reset, run and audit can be tried against them; type lines such as\n"+
@@ -32,13 +56,13 @@ func (a *app) demo(ctx context.Context, args []string) int {
 		"by --serve); the fakes' files go in a directory beside it named after it (resetbot-sandbox/)")
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "with --serve: `ADDR` written as RESETBOT_HTTP_ADDR, where resetbot run serves /healthz,\n"+
 		"/readyz, /metrics and /hooks/okta (empty: none)")
-	if code, ok := a.parse(fs, args); !ok {
+	if code, ok := cli.Parse(a.env, fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(a.stderr, "resetbot demo: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if *serve {
 		return a.serveSandbox(ctx, sandboxOptions{envFile: *envFile, httpAddr: *httpAddr, in: os.Stdin})
@@ -46,13 +70,13 @@ func (a *app) demo(ctx context.Context, args []string) int {
 	dir, err := os.MkdirTemp("", "resetbot-demo-")
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot demo: %v\n", err)
-		return exitRuntime
+		return cli.ExitFailed
 	}
 	defer os.RemoveAll(dir)
 	w, err := world.Start(dir)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot demo: %v\n", err)
-		return exitRuntime
+		return cli.ExitFailed
 	}
 	defer w.Close()
 
@@ -60,12 +84,12 @@ func (a *app) demo(ctx context.Context, args []string) int {
 	defer cancel()
 	if err := a.playDemo(ctx, w, *verbose); err != nil {
 		fmt.Fprintf(a.stderr, "\nresetbot demo: %v\n", err)
-		return exitFailed
+		return cli.ExitFailed
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
-func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error {
+func (a *session) playDemo(ctx context.Context, w *world.World, verbose bool) error {
 	fmt.Fprintln(a.stdout, "resetbot demo: the real bot against local fakes of Slack, Okta, Google Workspace, Zoom and Microsoft 365.")
 	fmt.Fprintf(a.stdout, "Rita and Sam are in the Okta group %q; Oscar is not. Bob has no Zoom account,\n", world.ResponderGroup)
 	fmt.Fprintln(a.stdout, "and Google will rate-limit the first sign-out (HTTP 429, Retry-After: 1).")
@@ -78,7 +102,7 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	st, err := startStage(ctx, w, logger, botOptions{sweep: 250 * time.Millisecond})
+	st, err := StartStage(ctx, w, logger, app.BotOptions{Sweep: 250 * time.Millisecond})
 	if err != nil {
 		return err
 	}
@@ -88,19 +112,19 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 	}
 
 	// 1. Someone outside the responder group tries.
-	st.command(w.Oscar, "bob@example.com he looks hacked")
-	if _, err := st.waitPrivate(ctx, w.Oscar, func(t string) bool { return strings.Contains(t, "not allowed") }); err != nil {
+	st.Command(w.Oscar, "bob@example.com he looks hacked")
+	if _, err := st.WaitPrivate(ctx, w.Oscar, func(t string) bool { return strings.Contains(t, "not allowed") }); err != nil {
 		return storyf("Oscar was not refused: %v", err)
 	}
 	// 2. A responder asks.
-	st.command(w.Rita, "bob@example.com clicked a phishing link")
-	card, err := st.waitCard(ctx, 1)
+	st.Command(w.Rita, "bob@example.com clicked a phishing link")
+	card, err := st.WaitCard(ctx, 1)
 	if err != nil {
 		return storyf("no request card was posted: %v", err)
 	}
 	// 3. A second responder approves: nobody approves their own request.
-	st.click(w.Sam, card, "approve")
-	replies, err := st.waitThread(ctx, card, 1)
+	st.Click(w.Sam, card, "approve")
+	replies, err := st.WaitThread(ctx, card, 1)
 	if err != nil {
 		return storyf("no summary in the thread: %v", err)
 	}
@@ -132,7 +156,7 @@ func (a *app) playDemo(ctx context.Context, w *world.World, verbose bool) error 
 	if err != nil {
 		return err
 	}
-	printAudit(a, events)
+	cli.PrintAudit(a.stdout, events)
 	summary := replies[0].Text
 	for _, want := range []string{"okta", "google", "zoom", "microsoft"} {
 		if !strings.Contains(summary, want) {

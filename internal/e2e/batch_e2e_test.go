@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/resetbot/resetbot/internal/demo"
 	"github.com/resetbot/resetbot/internal/fake"
 	oktafake "github.com/resetbot/resetbot/internal/fake/okta"
 	"github.com/resetbot/resetbot/internal/store"
@@ -41,7 +42,7 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 	e.w.Microsoft.Fail("revoke", fake.Fault{Status: http.StatusForbidden, Message: "Insufficient privileges to complete the operation."})
 
 	// Alice is named and in the group: she counts once. Oscar is named by address.
-	e.mustAck(e.st.command(e.w.Rita, `group:Finance, alice@example.com oscar@example.com phishing wave 7`))
+	e.mustAck(e.st.Command(e.w.Rita, `group:Finance, alice@example.com oscar@example.com phishing wave 7`))
 	card := e.card(1)
 	blocks := string(card.Blocks)
 	for _, want := range []string{"7 people", "Alice Example", "and 2 more", "phishing wave 7", "7 ACTIVE",
@@ -52,8 +53,8 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 	}
 	e.assertNothingRevoked()
 
-	e.mustAck(e.st.click(e.w.Sam, card, "approve"))
-	replies, err := e.st.waitThread(e.ctx, card, 1)
+	e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
+	replies, err := e.st.WaitThread(e.ctx, card, 1)
 	if err != nil {
 		t.Fatalf("no thread summary: %v", err)
 	}
@@ -72,7 +73,7 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 		"*Failures (8)*",
 		"*zoom* failed for 7 — revoke zoom sessions for …: Invalid access token, does not contain scopes",
 		"*microsoft* failed for 1",
-		"resetbot audit --request " + requestID(card) + " --csv",
+		"resetbot audit --request " + demo.RequestID(card) + " --csv",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary lacks %q:\n%s", want, text)
@@ -94,7 +95,7 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 		t.Errorf("revokes = %v; want 7 at each system", got)
 	}
 
-	events := e.audit(requestID(card))
+	events := e.audit(demo.RequestID(card))
 	outcomes := countKind(events, store.KindOutcome)
 	var finished string
 	for _, ev := range events {
@@ -122,7 +123,7 @@ func TestE2EBatchWithAnUnknownNameChangesNothing(t *testing.T) {
 		{"alice@example.com, mallory@example.com, bob@example.com phished", "could not find 1 of the 3 names in Okta: mallory@example.com"},
 		{"group:Nonexistent alice@example.com", "group:Nonexistent"},
 	} {
-		e.mustAck(e.st.command(e.w.Rita, tc.text))
+		e.mustAck(e.st.Command(e.w.Rita, tc.text))
 		e.private(e.w.Rita, tc.want)
 	}
 	if n := e.channelPosts(); n != 0 {

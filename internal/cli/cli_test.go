@@ -1,17 +1,14 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/resetbot/resetbot/internal/fake"
+	"github.com/resetbot/resetbot/internal/fake/binary"
 	"github.com/resetbot/resetbot/internal/fake/world"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
@@ -51,32 +49,12 @@ func runCLI(t *testing.T, w *world.World, args ...string) cliRun {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	code := (&app{env: w.Getenv, stdout: &out, stderr: &errb, roots: w.Roots}).main(ctx, args)
+	code := Main(ctx, args, Env{Getenv: w.Getenv, Stdout: &out, Stderr: &errb, Roots: w.Roots, Version: "dev"})
 	return cliRun{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
 func (r cliRun) String() string {
 	return fmt.Sprintf("exit %d\n--- stdout:\n%s--- stderr:\n%s", r.code, r.stdout, r.stderr)
-}
-
-// revokes counts, per system, the sign-outs of p that reached the fakes.
-func revokes(w *world.World, p world.Person) map[string]int {
-	return map[string]int{
-		"okta":      w.Okta.SessionsCleared(p.OktaID),
-		"google":    w.Google.SignOuts(p.Email),
-		"zoom":      w.Zoom.Revocations(p.Email),
-		"microsoft": w.Microsoft.Revocations(p.Email),
-	}
-}
-
-// revokeCalls counts the revoke requests that reached each fake, served or not.
-func revokeCalls(w *world.World) map[string]int {
-	return map[string]int{
-		"okta":      w.Okta.Count("revoke"),
-		"google":    w.Google.Count("revoke"),
-		"zoom":      w.Zoom.Count("revoke"),
-		"microsoft": w.Microsoft.Count("revoke"),
-	}
 }
 
 var nothing = map[string]int{"okta": 0, "google": 0, "zoom": 0, "microsoft": 0}
@@ -98,13 +76,9 @@ func outcomeLines(stdout string) map[string]string {
 }
 
 // secrets are the values no output may contain.
-func secrets(w *world.World) []string {
-	return []string{world.OktaToken, w.Zoom.ClientSecret(), w.Microsoft.ClientSecret(), w.Slack.BotToken(), w.Slack.AppToken(), "PRIVATE KEY"}
-}
-
 func assertNoSecrets(t *testing.T, w *world.World, r cliRun) {
 	t.Helper()
-	for _, s := range secrets(w) {
+	for _, s := range w.Secrets() {
 		if strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s) {
 			t.Errorf("output shows the secret %q:\n%s", s, r)
 		}
@@ -251,10 +225,10 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 			if want := "\nResult: " + tc.result + "\n"; !strings.Contains(r.stdout, want) {
 				t.Errorf("stdout lacks %q\n%s", strings.TrimSpace(want), r)
 			}
-			if g := revokes(w, p); !maps.Equal(g, tc.revoked) {
+			if g := w.SignOuts(p); !maps.Equal(g, tc.revoked) {
 				t.Errorf("sign-outs that reached the systems = %v, want %v", g, tc.revoked)
 			}
-			for name, n := range revokeCalls(w) {
+			for name, n := range w.RevokeCalls() {
 				if strings.HasPrefix(tc.lines[name], name+": skipped") && n != 0 {
 					t.Errorf("%s was skipped but its revoke endpoint was called %d times", name, n)
 				}
@@ -356,7 +330,7 @@ func TestResetDryRunRevokesNothing(t *testing.T) {
 			if tc.reason != "" && !strings.Contains(r.stdout, "Reason: "+tc.reason+"\n") {
 				t.Errorf("the reason %q is not shown\n%s", tc.reason, r)
 			}
-			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+			if c := w.RevokeCalls(); !maps.Equal(c, nothing) {
 				t.Errorf("a dry run reached the systems' revoke endpoints: %v", c)
 			}
 		})
@@ -412,7 +386,7 @@ func TestResetJSON(t *testing.T) {
 	if rep.Result != "done" {
 		t.Errorf("result = %q, want done", rep.Result)
 	}
-	if g := revokes(w, w.Bob); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1}) {
+	if g := w.SignOuts(w.Bob); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1}) {
 		t.Errorf("sign-outs = %v", g)
 	}
 }
@@ -468,7 +442,7 @@ func TestResetRefusesWhatItCannotDo(t *testing.T) {
 			if strings.Contains(r.stdout, "Signing out:") {
 				t.Errorf("signed out after all\n%s", r)
 			}
-			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+			if c := w.RevokeCalls(); !maps.Equal(c, nothing) {
 				t.Errorf("revoke endpoints were called: %v", c)
 			}
 			assertNoSecrets(t, w, r)
@@ -562,7 +536,7 @@ func TestCheck(t *testing.T) {
 			if len(seen) != len(tc.want) {
 				t.Errorf("systems listed: %v, want %v\n%s", seen, tc.want, r)
 			}
-			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+			if c := w.RevokeCalls(); !maps.Equal(c, nothing) {
 				t.Errorf("check revoked something: %v", c)
 			}
 			assertNoSecrets(t, w, r)
@@ -581,8 +555,8 @@ func TestHelpVersionAndUnknownCommands(t *testing.T) {
 		// want must appear in stdout or stderr.
 		want []string
 	}{
-		{args: []string{"version"}, code: exitOK, want: []string{"resetbot " + version}},
-		{args: []string{"--help"}, code: exitOK, want: []string{"usage: resetbot <command>", "reset", "check", "audit", "demo"}},
+		{args: []string{"version"}, code: exitOK, want: []string{"resetbot dev"}},
+		{args: []string{"--help"}, code: exitOK, want: []string{"usage: resetbot <command>", "reset", "check", "audit"}},
 		{args: []string{"help"}, code: exitOK, want: []string{"usage: resetbot <command>"}},
 		{args: nil, code: exitUsage, want: []string{"usage: resetbot <command>"}},
 		{args: []string{"run", "--help"}, code: exitOK, want: []string{"usage: resetbot run", "-grace"}},
@@ -590,7 +564,6 @@ func TestHelpVersionAndUnknownCommands(t *testing.T) {
 		{args: []string{"reset", "alice@example.com", "-h"}, code: exitOK, want: []string{"usage: resetbot reset"}},
 		{args: []string{"check", "--help"}, code: exitOK, want: []string{"usage: resetbot check"}},
 		{args: []string{"audit", "--help"}, code: exitOK, want: []string{"usage: resetbot audit", "-since", "-target", "-request"}},
-		{args: []string{"demo", "--help"}, code: exitOK, want: []string{"usage: resetbot demo"}},
 		{args: []string{"version", "--help"}, code: exitOK, want: []string{"usage: resetbot version"}},
 		{args: []string{"revoke", "alice@example.com"}, code: exitUsage, want: []string{`unknown command "revoke"`, "usage: resetbot <command>"}},
 	}
@@ -611,7 +584,7 @@ func TestHelpVersionAndUnknownCommands(t *testing.T) {
 					t.Errorf("output lacks %q\n%s", want, r)
 				}
 			}
-			if c := revokeCalls(w); !maps.Equal(c, nothing) {
+			if c := w.RevokeCalls(); !maps.Equal(c, nothing) {
 				t.Errorf("revoke endpoints were called: %v", c)
 			}
 		})
@@ -676,9 +649,9 @@ func TestBinaryResetsAgainstTheFakes(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := binary.Build(t)
 	w := cliWorld(t)
-	env, home := binaryEnv(t, w)
+	env, home := binary.Env(t, w)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -708,7 +681,7 @@ func TestBinaryResetsAgainstTheFakes(t *testing.T) {
 	if !strings.Contains(r.stdout, "\nResult: done\n") {
 		t.Errorf("stdout lacks the result\n%s", r)
 	}
-	if g := revokes(w, w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1}) {
+	if g := w.SignOuts(w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1}) {
 		t.Errorf("sign-outs that reached the systems = %v, want one each", g)
 	}
 	assertNoSecrets(t, w, r)
@@ -747,37 +720,4 @@ func TestCommandLineResetIsInTheAuditLog(t *testing.T) {
 			t.Errorf("audit details lack %q:\n%s", want, details)
 		}
 	}
-}
-
-// buildBinary builds resetbot as a user would and returns its path.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "resetbot")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// binaryEnv is the environment a separate resetbot process needs to reach w's fakes: their
-// variables, the fakes' certificate through SSL_CERT_FILE, and an empty home directory.
-func binaryEnv(t *testing.T, w *world.World) (env []string, home string) {
-	t.Helper()
-	home = t.TempDir()
-	certFile := filepath.Join(home, "fakes.pem")
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.Okta.Certificate().Raw})
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env = []string{"SSL_CERT_FILE=" + certFile, "HOME=" + home, "PATH=" + os.Getenv("PATH")}
-	for k, v := range w.Env() {
-		env = append(env, k+"="+v)
-	}
-	return env, home
 }

@@ -1,12 +1,12 @@
-package main
+package e2e
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
 	"github.com/resetbot/resetbot/internal/config"
 	"github.com/resetbot/resetbot/internal/fake/world"
 	"github.com/resetbot/resetbot/internal/reset"
@@ -44,13 +44,12 @@ func BenchmarkResetLatency(b *testing.B) {
 	}
 
 	ctx := context.Background()
-	a := &app{env: w.Getenv, stdout: io.Discard, stderr: io.Discard, roots: w.Roots}
-	wired, err := a.wireFor(ctx, config.Need{})
+	wired, err := app.WireFor(ctx, w.Getenv, w.Roots, config.Need{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ex := wired.executor(slog.New(slog.DiscardHandler))
-	target, err := wired.directory.Find(ctx, w.Alice.Email)
+	ex := wired.Executor(slog.New(slog.DiscardHandler))
+	target, err := wired.Directory.Find(ctx, w.Alice.Email)
 	if err != nil {
 		b.Fatal(err)
 	}

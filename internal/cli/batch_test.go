@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -82,7 +82,7 @@ func TestResetFileSignsOutEveryone(t *testing.T) {
 		}
 	}
 	for _, p := range []world.Person{w.Alice, w.Oscar} {
-		if got := revokes(w, p); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 {
+		if got := w.SignOuts(p); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 {
 			t.Errorf("%s signed out %v, want once everywhere", p.Email, got)
 		}
 	}
@@ -137,7 +137,7 @@ func TestResetFileRefusesWhatItCannotDo(t *testing.T) {
 			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
 				t.Errorf("want exit 2 and %q:\n%s", tt.want, r)
 			}
-			if got := revokeCalls(w); got["okta"]+got["google"]+got["zoom"]+got["microsoft"] != 0 {
+			if got := w.RevokeCalls(); got["okta"]+got["google"]+got["zoom"]+got["microsoft"] != 0 {
 				t.Errorf("revokes reached the fakes: %v", got)
 			}
 		})
@@ -248,8 +248,8 @@ func TestCommandLineBatchKeepsItsLeaseWhileItRuns(t *testing.T) {
 	}()
 
 	var out, errb bytes.Buffer
-	a := &app{env: w.Getenv, stdout: &out, stderr: &errb, roots: w.Roots, lease: lease}
-	code := a.main(t.Context(), []string{"reset", "--file", path, "--concurrency", "1", "--reason", "campaign"})
+	code := Main(t.Context(), []string{"reset", "--file", path, "--concurrency", "1", "--reason", "campaign"},
+		Env{Getenv: w.Getenv, Stdout: &out, Stderr: &errb, Roots: w.Roots, Lease: lease})
 	stop()
 	<-sweeping
 	r := cliRun{code: code, stdout: out.String(), stderr: errb.String()}
@@ -260,7 +260,7 @@ func TestCommandLineBatchKeepsItsLeaseWhileItRuns(t *testing.T) {
 		t.Errorf("a replica took over %d request(s) while the command was running", n)
 	}
 	for _, p := range []world.Person{w.Alice, w.Bob, w.Oscar} {
-		if got := revokes(w, p); got["okta"] != 1 || got["google"] != 1 || got["microsoft"] != 1 {
+		if got := w.SignOuts(p); got["okta"] != 1 || got["google"] != 1 || got["microsoft"] != 1 {
 			t.Errorf("%s signed out %v, want once in each system", p.Email, got)
 		}
 	}
@@ -287,8 +287,8 @@ func TestInterruptedCommandLineBatchIsLeftForAReplica(t *testing.T) {
 		interrupt()
 	}()
 	var out, errb bytes.Buffer
-	a := &app{env: w.Getenv, stdout: &out, stderr: &errb, roots: w.Roots} // the lease: two minutes
-	code := a.main(ctx, []string{"reset", "--file", path, "--concurrency", "1", "--reason", "campaign"})
+	code := Main(ctx, []string{"reset", "--file", path, "--concurrency", "1", "--reason", "campaign"},
+		Env{Getenv: w.Getenv, Stdout: &out, Stderr: &errb, Roots: w.Roots}) // the lease: two minutes
 	r := cliRun{code: code, stdout: out.String(), stderr: errb.String()}
 	if r.code == exitOK || !strings.Contains(r.stderr, "interrupted: request ") || !strings.Contains(r.stderr, "`resetbot run` on this RESETBOT_DATABASE_URL finishes what is left") {
 		t.Fatalf("want a failing exit and the interruption explained:\n%s", r)

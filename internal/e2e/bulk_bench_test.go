@@ -1,15 +1,15 @@
-package main
+package e2e
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime"
 	"runtime/metrics"
 	"testing"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
 	"github.com/resetbot/resetbot/internal/config"
 	oktafake "github.com/resetbot/resetbot/internal/fake/okta"
 	"github.com/resetbot/resetbot/internal/fake/world"
@@ -66,13 +66,12 @@ func BenchmarkBulkReset(b *testing.B) {
 	}
 
 	ctx := context.Background()
-	a := &app{env: w.Getenv, stdout: io.Discard, stderr: io.Discard, roots: w.Roots}
 	// wireBatch wires the systems as `resetbot reset --file --rate R --concurrency 16` does
 	// (resetBatch): every system's queue starts at rate, and the one limiter paces the Okta
 	// lookups and every revoke. Every access token is fetched once, as a running bot would have
 	// them, and the warm-up's revokes get a second to leave the fakes' windows.
-	wireBatch := func(b *testing.B, rate float64) *wiring {
-		cfg, err := a.configure(config.Need{})
+	wireBatch := func(b *testing.B, rate float64) *app.Wiring {
+		cfg, err := config.LoadFor(w.Getenv, config.Need{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -80,15 +79,15 @@ func BenchmarkBulkReset(b *testing.B) {
 		for name := range cfg.Pace.Rates {
 			cfg.Pace.Rates[name] = rate
 		}
-		wired, err := a.wire(ctx, cfg)
+		wired, err := app.Wire(ctx, cfg, w.Roots)
 		if err != nil {
 			b.Fatal(err)
 		}
-		target, err := wired.directory.Find(ctx, w.Alice.Email)
+		target, err := wired.Directory.Find(ctx, w.Alice.Email)
 		if err != nil {
 			b.Fatal(err)
 		}
-		mustRevokeAll(b, wired.executor(slog.New(slog.DiscardHandler)).RunAll(ctx, target, nil))
+		mustRevokeAll(b, wired.Executor(slog.New(slog.DiscardHandler)).RunAll(ctx, target, nil))
 		time.Sleep(time.Second)
 		return wired
 	}
@@ -118,7 +117,7 @@ func BenchmarkBulkReset(b *testing.B) {
 				for name, f := range fakes {
 					before[name] = f.Count("revoke")
 				}
-				ex := wired.executor(slog.New(slog.DiscardHandler))
+				ex := wired.Executor(slog.New(slog.DiscardHandler))
 				t := reset.NewTally(ex.Names())
 				jobs := make([]reset.Job, len(batch))
 				for i, who := range batch {
@@ -129,12 +128,18 @@ func BenchmarkBulkReset(b *testing.B) {
 				runtime.ReadMemStats(&m0)
 				heap := watchHeap(10 * time.Millisecond)
 				start := time.Now()
-				ex.Batch(ctx, jobs, bulkWorkers, wired.directory.Find, nil, func(_ int, r reset.Result) { tally(t, r) })
+				ex.Batch(ctx, jobs, bulkWorkers, wired.Directory.Find, nil, func(_ int, r reset.Result) {
+					if r.Err != nil {
+						t.AddAll(reset.Failed, true)
+						return
+					}
+					t.Add(r.Outcomes)
+				})
 				wall += time.Since(start)
 				peak += heap.stop()
 				runtime.ReadMemStats(&m1)
 				alloc += m1.TotalAlloc - m0.TotalAlloc
-				failures += failedOutcomes(t)
+				failures += t.Total(reset.Failed)
 				for name, f := range fakes {
 					rejected += f.Count("revoke") - before[name] - t.Count(name, reset.Revoked) - t.Count(name, reset.Failed)
 				}
@@ -143,7 +148,7 @@ func BenchmarkBulkReset(b *testing.B) {
 				}
 				for _, name := range t.Names() {
 					sum := 0
-					for _, c := range batchColumns {
+					for _, c := range []reset.Status{reset.Revoked, reset.NoAccount, reset.Failed, reset.Skipped} {
 						sum += t.Count(name, c)
 					}
 					if sum != n {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 func TestRestedLimiterStartsOneRequestAtATime(t *testing.T) {
 	t.Parallel()
 	rates := map[string]float64{"okta": 0.1, "google": 0.1, "zoom": 0.1, "microsoft": 0.1}
-	l := newLimiter(config.Pace{Rates: rates, Concurrency: 8})
+	l := NewLimiter(config.Pace{Rates: rates, Concurrency: 8})
 	for _, provider := range []string{"okta", "google", "zoom", "microsoft", directory.Provider} {
 		if err := l.Wait(t.Context(), provider); err != nil {
 			t.Fatalf("%s: the first request waited: %v", provider, err)

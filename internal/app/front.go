@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 	"github.com/resetbot/resetbot/internal/hook"
 )
 
-// front is resetbot's HTTP side on RESETBOT_HTTP_ADDR: liveness and readiness probes, the
+// Front is resetbot's HTTP side on RESETBOT_HTTP_ADDR: liveness and readiness probes, the
 // Prometheus scrape and, when configured, the Okta event hook.
-type front struct {
+type Front struct {
 	srv    *http.Server
 	ln     net.Listener
 	hook   *hook.Handler // nil when no Okta event starts anything
@@ -28,9 +28,9 @@ type front struct {
 // How long the front waits on the way out for hook deliveries already answered to reach the bot.
 const frontShutdown = 15 * time.Second
 
-// startFront listens on cfg.HTTPAddr and serves until shutdown. Listening happens here, before
+// StartFront listens on cfg.HTTPAddr and serves until shutdown. Listening happens here, before
 // the bot starts, so a taken port stops startup with an error naming the variable.
-func startFront(cfg config.Config, svc *service, logger *slog.Logger) (*front, error) {
+func StartFront(cfg config.Config, svc *Service, logger *slog.Logger) (*Front, error) {
 	handler, hk, err := frontHandler(cfg, svc, logger)
 	if err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func startFront(cfg config.Config, svc *service, logger *slog.Logger) (*front, e
 	if err != nil {
 		return nil, fmt.Errorf("RESETBOT_HTTP_ADDR: %w", err)
 	}
-	f := &front{
+	f := &Front{
 		srv: &http.Server{
 			Handler: handler,
 			// Okta and Prometheus send small requests quickly; slow clients are cut off.
@@ -58,10 +58,10 @@ func startFront(cfg config.Config, svc *service, logger *slog.Logger) (*front, e
 }
 
 // URL is where the front listens, e.g. http://127.0.0.1:43117.
-func (f *front) URL() string { return "http://" + f.ln.Addr().String() }
+func (f *Front) URL() string { return "http://" + f.ln.Addr().String() }
 
 // shutdown stops taking requests, then lets hook deliveries already answered reach the bot.
-func (f *front) shutdown() {
+func (f *Front) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), frontShutdown)
 	defer cancel()
 	if err := f.srv.Shutdown(ctx); err != nil {
@@ -76,14 +76,14 @@ func (f *front) shutdown() {
 
 // frontHandler routes the front's paths. It is separate from the listener so tests can serve
 // it with httptest as well.
-func frontHandler(cfg config.Config, svc *service, logger *slog.Logger) (http.Handler, *hook.Handler, error) {
+func frontHandler(cfg config.Config, svc *Service, logger *slog.Logger) (http.Handler, *hook.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("GET /readyz", readiness{store: svc.store, slack: svc.bot, log: logger})
-	mux.Handle("GET /metrics", svc.metrics.Handler())
+	mux.Handle("GET /readyz", readiness{store: svc.Store, slack: svc.Bot, log: logger})
+	mux.Handle("GET /metrics", svc.Metrics.Handler())
 	var hk *hook.Handler
 	if h := cfg.OktaHook; h.Enabled() {
 		var err error
@@ -96,8 +96,8 @@ func frontHandler(cfg config.Config, svc *service, logger *slog.Logger) (http.Ha
 				hook.SuspiciousActivity: hook.Policy(h.SuspiciousActivity),
 				hook.PasswordReset:      hook.Policy(h.AdminPasswordReset),
 			},
-			Submitter: svc.bot,
-			Observer:  svc.metrics,
+			Submitter: svc.Bot,
+			Observer:  svc.Metrics,
 			Logger:    logger.With("component", "okta-hook"),
 		})
 		if err != nil {
@@ -148,10 +148,10 @@ func (rd readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// serve runs the bot, and the front when there is one, until ctx ends or either fails. On the
+// Serve runs the bot, and the front when there is one, until ctx ends or either fails. On the
 // way out the front closes first — Okta gets no new deliveries, and those already answered
 // still reach a bot that takes them — and then the bot stops as it always does.
-func serve(ctx context.Context, b *bot.Bot, f *front, grace time.Duration) error {
+func Serve(ctx context.Context, b *bot.Bot, f *Front, grace time.Duration) error {
 	if f == nil {
 		return b.Run(ctx, grace)
 	}

@@ -1,6 +1,7 @@
-package main
+package e2e
 
 import (
+	"github.com/resetbot/resetbot/internal/demo"
 	"github.com/resetbot/resetbot/internal/hook/hooktest"
 
 	"bufio"
@@ -79,7 +80,7 @@ func startHookE2E(t *testing.T, env map[string]string) *e2e {
 	e := startE2E(t, all)
 	// Nothing is posted before the first event, so the channel can come after the start.
 	e.w.Slack.AddChannel(slackfake.Channel{ID: alertChannel, Name: "security-alerts", Member: true})
-	if e.st.front == nil {
+	if e.st.Front == nil {
 		t.Fatal("RESETBOT_HTTP_ADDR is set but nothing listens")
 	}
 	return e
@@ -88,7 +89,7 @@ func startHookE2E(t *testing.T, env map[string]string) *e2e {
 // hookPost posts body to /hooks/okta with the secret and returns the status.
 func (e *e2e) hookPost(body, secret string) int {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.st.front.URL()+"/hooks/okta", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.st.Front.URL()+"/hooks/okta", strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func (e *e2e) hookPost(body, secret string) int {
 // get fetches a path of the front and returns the status and body.
 func (e *e2e) get(path string, header ...string) (int, string) {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, e.st.front.URL()+path, nil)
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, e.st.Front.URL()+path, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func hookEvents(eventType, result string) string {
 func (e *e2e) alertCards() []slackfake.Message {
 	var cards []slackfake.Message
 	for _, m := range e.w.Slack.Messages() {
-		if m.Channel == alertChannel && m.ThreadTS == "" && requestID(m) != "" {
+		if m.Channel == alertChannel && m.ThreadTS == "" && demo.RequestID(m) != "" {
 			cards = append(cards, m)
 		}
 	}
@@ -196,7 +197,7 @@ func (e *e2e) alertCard() slackfake.Message {
 func (e *e2e) cardStored(card slackfake.Message) {
 	e.t.Helper()
 	for {
-		req, err := e.st.svc.store.Get(e.ctx, requestID(card))
+		req, err := e.st.Service.Store.Get(e.ctx, demo.RequestID(card))
 		if err == nil && req.MessageTS == card.TS {
 			return
 		}
@@ -265,7 +266,7 @@ func TestE2EOktaEventsByPolicy(t *testing.T) {
 					e.assertNothingRevoked()
 					// The card is a working one: a responder approves it.
 					e.cardStored(card)
-					e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+					e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 				}
 				card := e.alertCard()
 				if sum := e.summary(card); !strings.Contains(sum, "Result: done") {
@@ -276,7 +277,7 @@ func TestE2EOktaEventsByPolicy(t *testing.T) {
 				if n := len(e.alertCards()); n != 1 {
 					t.Errorf("%d cards in the alert channel; want 1", n)
 				}
-				audit := e.audit(requestID(card))
+				audit := e.audit(demo.RequestID(card))
 				if len(audit) == 0 || audit[0].Kind != store.KindRequested || audit[0].Actor.String() != requester || audit[0].Detail != "okta-event:"+sent.uuid {
 					t.Errorf("the audit log should name the event as the requester: %+v", audit)
 				}
@@ -362,7 +363,7 @@ func TestE2EOktaHookMisuseChangesNothing(t *testing.T) {
 	e.assertNothingRevoked()
 
 	// Slack is still served.
-	e.mustAck(e.st.command(w.Rita, "alice@example.com"))
+	e.mustAck(e.st.Command(w.Rita, "alice@example.com"))
 	e.card(1)
 }
 
@@ -376,10 +377,10 @@ func TestE2EMetricsMoveAfterAReset(t *testing.T) {
 	// Google asks once to slow down: one retry, then revoked.
 	e.w.Google.Fail("revoke", fake.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"0"}}})
 
-	e.mustAck(e.st.command(e.w.Rita, "alice@example.com phished"))
+	e.mustAck(e.st.Command(e.w.Rita, "alice@example.com phished"))
 	card := e.card(1)
 	e.cardStored(card)
-	e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+	e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 	e.summary(card)
 
 	e.waitMetric(`resetbot_requests_finished_total{state="done"}`, 1)
@@ -428,7 +429,7 @@ func TestE2EReadiness(t *testing.T) {
 		if body := e.waitReady(http.StatusOK); body != "ready\n" {
 			t.Errorf("/readyz body %q", body)
 		}
-		if err := e.st.svc.store.Close(); err != nil {
+		if err := e.st.Service.Store.Close(); err != nil {
 			t.Fatal(err)
 		}
 		status, body := e.get("/readyz")

@@ -1,7 +1,12 @@
-package main
+// Package app turns resetbot's configuration into working parts: the directory and the
+// providers behind one limiter, the bot with its store and metrics, and the HTTP front (probes,
+// metrics, the Okta hook). The command line, the demo and the end-to-end tests all build
+// resetbot here, so they run what a deployment runs.
+package app
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,48 +25,44 @@ import (
 	"github.com/resetbot/resetbot/internal/reset"
 )
 
-// system is one configured provider, or the reason it is skipped.
-type system struct {
-	name     string
-	provider checkedProvider // nil when skipped
-	skip     string
+// System is one configured provider, or the reason it is skipped.
+type System struct {
+	Name     string
+	Provider CheckedProvider // nil when skipped
+	Skip     string
 }
 
-// checkedProvider is what the command line needs of a provider beyond the executor's contract.
-type checkedProvider interface {
+// CheckedProvider is what the command line needs of a provider beyond the executor's contract.
+type CheckedProvider interface {
 	reset.Provider
 	Check(ctx context.Context) error
 }
 
-// wiring is configuration turned into clients.
-type wiring struct {
-	cfg       config.Config
-	directory *directory.Directory
-	systems   []system
-	// limiter paces every provider call the executor makes and every directory call, so Okta
+// Wiring is configuration turned into clients.
+type Wiring struct {
+	Config    config.Config
+	Directory *directory.Directory
+	Systems   []System
+	// Limiter paces every provider call the executor makes and every directory call, so Okta
 	// lookups and Okta resets share one queue under the org's one limit.
-	limiter *pace.Limiter
+	Limiter *pace.Limiter
 }
 
-// configure reads the configuration and checks what a command needs of it.
-func (a *app) configure(need config.Need) (config.Config, error) {
-	return config.LoadFor(a.env, need)
-}
-
-// wireFor is configure then wire, for the commands that talk to the systems. Its errors are
-// all configuration errors: nothing has been asked of a system yet.
-func (a *app) wireFor(ctx context.Context, need config.Need) (*wiring, error) {
-	cfg, err := a.configure(need)
+// WireFor reads the configuration a command needs, then wires it. Its errors are all
+// configuration errors (ConfigError): nothing has been asked of a system yet.
+func WireFor(ctx context.Context, env config.Getenv, roots *x509.CertPool, need config.Need) (*Wiring, error) {
+	cfg, err := config.LoadFor(env, need)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
-	return a.wire(ctx, cfg)
+	return Wire(ctx, cfg, roots)
 }
 
-// wire builds the directory and every provider from cfg. It makes no network call.
-func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
-	httpClient := edge.Client(a.roots)
-	w := &wiring{cfg: cfg, limiter: newLimiter(cfg.Pace)}
+// Wire builds the directory and every provider from cfg, trusting roots besides the system's
+// (nil: the system's only). It makes no network call, so every error is a ConfigError.
+func Wire(ctx context.Context, cfg config.Config, roots *x509.CertPool) (*Wiring, error) {
+	httpClient := edge.Client(roots)
+	w := &Wiring{Config: cfg, Limiter: NewLimiter(cfg.Pace)}
 
 	oc := oktaclient.Config{
 		OrgURL:       cfg.Okta.OrgURL,
@@ -75,28 +76,28 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 		RateObserver: func(b oktaclient.Bucket, win oktaclient.Window) {
 			switch b {
 			case oktaclient.BucketSessions:
-				w.limiter.ObserveWindow("okta", win.Limit, win.Remaining, win.Reset)
+				w.Limiter.ObserveWindow("okta", win.Limit, win.Remaining, win.Reset)
 			case oktaclient.BucketDirectory:
-				w.limiter.ObserveWindow(directory.Provider, win.Limit, win.Remaining, win.Reset)
+				w.Limiter.ObserveWindow(directory.Provider, win.Limit, win.Remaining, win.Reset)
 			}
 		},
 	}
 	if cfg.Okta.PrivateKeyFile != "" {
 		pem, err := os.ReadFile(cfg.Okta.PrivateKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("OKTA_PRIVATE_KEY_FILE: %w", err)
+			return nil, &ConfigError{fmt.Errorf("OKTA_PRIVATE_KEY_FILE: %w", err)}
 		}
 		oc.PrivateKeyPEM = pem
 	}
 	if cfg.Okta.Configured() {
 		client, err := oktaclient.New(ctx, oc)
 		if err != nil {
-			return nil, err
+			return nil, &ConfigError{err}
 		}
-		w.directory = directory.New(client, directory.WithLimiter(w.limiter))
+		w.Directory = directory.New(client, directory.WithLimiter(w.Limiter))
 		p, err := okta.New(ctx, okta.Config(oc))
 		if err != nil {
-			return nil, err
+			return nil, &ConfigError{err}
 		}
 		w.add("okta", p, "")
 	} else {
@@ -106,11 +107,11 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 	if cfg.Google.Configured() {
 		key, err := os.ReadFile(cfg.Google.CredentialsFile)
 		if err != nil {
-			return nil, fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS: %w", err)
+			return nil, &ConfigError{fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS: %w", err)}
 		}
 		p, err := google.New(ctx, google.Config{CredentialsJSON: key, Subject: cfg.Google.Subject, APIURL: cfg.Google.APIURL, HTTPClient: httpClient})
 		if err != nil {
-			return nil, err
+			return nil, &ConfigError{err}
 		}
 		w.add("google", p, "")
 	} else {
@@ -121,7 +122,7 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 		p, err := zoom.New(ctx, zoom.Config{AccountID: cfg.Zoom.AccountID, ClientID: cfg.Zoom.ClientID, ClientSecret: cfg.Zoom.ClientSecret,
 			APIURL: cfg.Zoom.APIURL, OAuthURL: cfg.Zoom.OAuthURL, HTTPClient: httpClient})
 		if err != nil {
-			return nil, fmt.Errorf("zoom: %w", err)
+			return nil, &ConfigError{fmt.Errorf("zoom: %w", err)}
 		}
 		w.add("zoom", p, "")
 	} else {
@@ -132,7 +133,7 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 		p, err := microsoft.New(ctx, microsoft.Config{TenantID: cfg.Microsoft.TenantID, ClientID: cfg.Microsoft.ClientID, ClientSecret: cfg.Microsoft.ClientSecret,
 			AuthorityHost: cfg.Microsoft.AuthorityHost, GraphURL: cfg.Microsoft.GraphURL, HTTPClient: httpClient})
 		if err != nil {
-			return nil, fmt.Errorf("microsoft: %w", err)
+			return nil, &ConfigError{fmt.Errorf("microsoft: %w", err)}
 		}
 		w.add("microsoft", p, "")
 	} else {
@@ -141,11 +142,11 @@ func (a *app) wire(ctx context.Context, cfg config.Config) (*wiring, error) {
 	return w, nil
 }
 
-// newLimiter paces each provider at its configured rate, with no burst: a token bucket lets
+// NewLimiter paces each provider at its configured rate, with no burst: a token bucket lets
 // burst + rate requests through in a second, so any burst above one would let a rate set just
 // under a provider's per-second limit break it (a 429, a pause and a lowered rate) every time
 // a batch starts on a rested bucket.
-func newLimiter(p config.Pace) *pace.Limiter {
+func NewLimiter(p config.Pace) *pace.Limiter {
 	paceOf := func(rate float64) pace.Config {
 		return pace.Config{Rate: rate, Burst: 1, Concurrency: p.Concurrency}
 	}
@@ -158,49 +159,49 @@ func newLimiter(p config.Pace) *pace.Limiter {
 	return pace.New(paceOf(p.Rates["okta"]), opts...)
 }
 
-// paceLine says how fast each configured system is asked: "requests/s at most: okta 10, …".
-func (w *wiring) paceLine() string {
+// PaceLine says how fast each configured system is asked: "requests/s at most: okta 10, …".
+func (w *Wiring) PaceLine() string {
 	var parts []string
-	for _, s := range w.systems {
-		if s.provider != nil {
-			parts = append(parts, fmt.Sprintf("%s %g", s.name, w.cfg.Pace.Rates[s.name]))
+	for _, s := range w.Systems {
+		if s.Provider != nil {
+			parts = append(parts, fmt.Sprintf("%s %g", s.Name, w.Config.Pace.Rates[s.Name]))
 		}
 	}
 	return "requests/s at most: " + strings.Join(parts, ", ")
 }
 
-func (w *wiring) add(name string, p checkedProvider, skip string) {
-	w.systems = append(w.systems, system{name: name, provider: p, skip: skip})
+func (w *Wiring) add(name string, p CheckedProvider, skip string) {
+	w.Systems = append(w.Systems, System{Name: name, Provider: p, Skip: skip})
 }
 
-// executor runs the configured systems; unconfigured ones are reported as skipped. Every
+// Executor runs the configured systems; unconfigured ones are reported as skipped. Every
 // attempt is paced by the wiring's limiter unless opts bring their own (`reset --file`).
-func (w *wiring) executor(log *slog.Logger, opts ...reset.Option) *reset.Executor {
+func (w *Wiring) Executor(log *slog.Logger, opts ...reset.Option) *reset.Executor {
 	var providers []reset.Provider
-	for _, s := range w.systems {
-		if s.provider != nil {
-			providers = append(providers, s.provider)
+	for _, s := range w.Systems {
+		if s.Provider != nil {
+			providers = append(providers, s.Provider)
 		}
 	}
-	opts = append([]reset.Option{reset.WithLogger(log), reset.WithDeadline(45 * time.Second), reset.WithLimiter(w.limiter)}, opts...)
-	for _, s := range w.systems {
-		if s.provider == nil {
-			opts = append(opts, reset.WithSkipped(s.name, s.skip))
+	opts = append([]reset.Option{reset.WithLogger(log), reset.WithDeadline(45 * time.Second), reset.WithLimiter(w.Limiter)}, opts...)
+	for _, s := range w.Systems {
+		if s.Provider == nil {
+			opts = append(opts, reset.WithSkipped(s.Name, s.Skip))
 		}
 	}
 	return reset.NewExecutor(providers, opts...)
 }
 
-// warm fetches every provider's access token ahead of the first reset, so a responder never
+// Warm fetches every provider's access token ahead of the first reset, so a responder never
 // waits on a token fetch; failures are only logged here, `check` reports them properly.
-func (w *wiring) warm(ctx context.Context, log *slog.Logger) {
-	for _, s := range w.systems {
-		if s.provider == nil {
+func (w *Wiring) Warm(ctx context.Context, log *slog.Logger) {
+	for _, s := range w.Systems {
+		if s.Provider == nil {
 			continue
 		}
 		go func() {
-			if err := s.provider.Check(ctx); err != nil {
-				log.Warn("credentials check failed", "provider", s.name, "error", err.Error())
+			if err := s.Provider.Check(ctx); err != nil {
+				log.Warn("credentials check failed", "provider", s.Name, "error", err.Error())
 			}
 		}()
 	}

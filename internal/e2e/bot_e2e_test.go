@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
+	"github.com/resetbot/resetbot/internal/demo"
 	"github.com/resetbot/resetbot/internal/fake"
 	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
 	"github.com/resetbot/resetbot/internal/fake/world"
@@ -26,9 +28,9 @@ type e2e struct {
 	t      *testing.T
 	ctx    context.Context
 	w      *world.World
-	st     *stage
+	st     *demo.Stage
 	clock  *testClock
-	opt    botOptions
+	opt    app.BotOptions
 	logger *slog.Logger
 }
 
@@ -64,7 +66,7 @@ func startE2E(t *testing.T, env map[string]string) *e2e {
 	}
 	e := &e2e{t: t, ctx: ctx, w: w, clock: &testClock{}, logger: slog.New(slog.DiscardHandler)}
 	fast := reset.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
-	e.opt = botOptions{sweep: 50 * time.Millisecond, lease: 5 * time.Second, retry: &fast, now: e.clock.Now}
+	e.opt = app.BotOptions{Sweep: 50 * time.Millisecond, Lease: 5 * time.Second, Retry: &fast, Now: e.clock.Now}
 	if testing.Verbose() {
 		e.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -74,7 +76,7 @@ func startE2E(t *testing.T, env map[string]string) *e2e {
 
 func (e *e2e) start() {
 	e.t.Helper()
-	st, err := startStage(e.ctx, e.w, e.logger, e.opt)
+	st, err := demo.StartStage(e.ctx, e.w, e.logger, e.opt)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func (e *e2e) mustAck(id string) slackfake.Ack {
 // private waits for a private answer to p containing want.
 func (e *e2e) private(p world.Person, want string) string {
 	e.t.Helper()
-	got, err := e.st.waitPrivate(e.ctx, p, func(t string) bool { return strings.Contains(t, want) })
+	got, err := e.st.WaitPrivate(e.ctx, p, func(t string) bool { return strings.Contains(t, want) })
 	if err != nil {
 		e.t.Fatalf("no private answer to %s containing %q: %v\nresponses: %+v", p.Name, want, err, e.w.Slack.Responses())
 	}
@@ -150,7 +152,7 @@ func (e *e2e) private(p world.Person, want string) string {
 
 func (e *e2e) card(n int) slackfake.Message {
 	e.t.Helper()
-	c, err := e.st.waitCard(e.ctx, n)
+	c, err := e.st.WaitCard(e.ctx, n)
 	if err != nil {
 		e.t.Fatalf("no card: %v", err)
 	}
@@ -173,7 +175,7 @@ func (e *e2e) cardReads(card slackfake.Message, want string) slackfake.Message {
 
 func (e *e2e) summary(card slackfake.Message) string {
 	e.t.Helper()
-	replies, err := e.st.waitThread(e.ctx, card, 1)
+	replies, err := e.st.WaitThread(e.ctx, card, 1)
 	if err != nil {
 		sn := e.w.Slack.Snapshot()
 		e.t.Fatalf("no thread summary: %v\nmessages: %+v\nresponses: %+v\nerrors: %+v\nacks: %+v", err, sn.Messages, sn.Responses, sn.Errors, sn.Acks)
@@ -217,7 +219,7 @@ func kinds(events []store.Event) string {
 func TestE2EHappyPath(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, nil)
-	e.mustAck(e.st.command(e.w.Rita, "alice@example.com clicked a phishing link"))
+	e.mustAck(e.st.Command(e.w.Rita, "alice@example.com clicked a phishing link"))
 	card := e.card(1)
 	for _, want := range []string{"Alice Example", "alice@example.com", "clicked a phishing link", "ACTIVE", "okta*: account found", "microsoft*: account found", "Approve", "Cancel"} {
 		if !strings.Contains(string(card.Blocks), want) {
@@ -225,7 +227,7 @@ func TestE2EHappyPath(t *testing.T) {
 		}
 	}
 	e.assertNothingRevoked() // nothing happens before approval
-	e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+	e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 	sum := e.summary(card)
 	final := e.cardReads(card, ": done")
 	for name, n := range e.revokes() {
@@ -245,7 +247,7 @@ func TestE2EHappyPath(t *testing.T) {
 	if !strings.Contains(string(final.Blocks), `\u003c@`+e.w.Sam.SlackID) || strings.Contains(string(final.Blocks), `"approve"`) {
 		t.Errorf("final card should name the approver and have no buttons: %s", final.Blocks)
 	}
-	if got := kinds(e.audit(requestID(card))); got != "requested,approved,outcome,outcome,outcome,outcome,finished" {
+	if got := kinds(e.audit(demo.RequestID(card))); got != "requested,approved,outcome,outcome,outcome,outcome,finished" {
 		t.Errorf("audit kinds = %s", got)
 	}
 	if got := e.w.Okta.Revocations(); len(got) != 1 || !got[0].OAuthTokens {
@@ -263,23 +265,23 @@ func TestE2ERefusalsChangeNothing(t *testing.T) {
 		want string
 	}{
 		{name: "requester outside the groups", want: "not allowed to request",
-			play: func(e *e2e) world.Person { e.st.command(e.w.Oscar, "alice@example.com"); return e.w.Oscar }},
+			play: func(e *e2e) world.Person { e.st.Command(e.w.Oscar, "alice@example.com"); return e.w.Oscar }},
 		{name: "slack user without an okta account", want: "could not find an Okta account",
 			play: func(e *e2e) world.Person {
 				ghost := world.Person{Name: "Ghost", SlackID: "U0GHOST"}
 				e.w.Slack.AddUser(slackfake.User{ID: ghost.SlackID, Name: "ghost", Email: "ghost@example.com"})
-				e.st.command(ghost, "alice@example.com")
+				e.st.Command(ghost, "alice@example.com")
 				return ghost
 			}},
 		{name: "guest account", want: "Guest accounts cannot",
 			play: func(e *e2e) world.Person {
 				guest := world.Person{Name: "Guest", SlackID: "U0GUEST"}
 				e.w.Slack.AddUser(slackfake.User{ID: guest.SlackID, Name: "guest", Email: "rita@example.com", IsRestricted: true})
-				e.st.command(guest, "alice@example.com")
+				e.st.Command(guest, "alice@example.com")
 				return guest
 			}},
 		{name: "unknown target", want: "Nobody in Okta matches",
-			play: func(e *e2e) world.Person { e.st.command(e.w.Rita, "mallory@example.com"); return e.w.Rita }},
+			play: func(e *e2e) world.Person { e.st.Command(e.w.Rita, "mallory@example.com"); return e.w.Rita }},
 		{name: "a command from another workspace", want: "does not serve this workspace",
 			play: func(e *e2e) world.Person {
 				e.w.Slack.SendSlashCommand(slackfake.SlashCommand{TeamID: "T0ELSEWHERE", ChannelID: world.Channel, UserID: e.w.Rita.SlackID, Text: "alice@example.com"})
@@ -310,26 +312,26 @@ func TestE2ERefusedClicksChangeNothing(t *testing.T) {
 	}{
 		{name: "approver outside the groups", want: "not allowed to approve",
 			play: func(e *e2e, card slackfake.Message) world.Person {
-				e.st.click(e.w.Oscar, card, "approve")
+				e.st.Click(e.w.Oscar, card, "approve")
 				return e.w.Oscar
 			}},
 		{name: "self approval, refused by default", want: "another responder has to approve",
 			play: func(e *e2e, card slackfake.Message) world.Person {
-				e.st.click(e.w.Rita, card, "approve")
+				e.st.Click(e.w.Rita, card, "approve")
 				return e.w.Rita
 			}},
 		{name: "expired card", want: "expired",
 			play: func(e *e2e, card slackfake.Message) world.Person {
 				e.clock.Advance(16 * time.Minute)
 				e.cardReads(card, "expired")
-				e.st.click(e.w.Sam, card, "approve")
+				e.st.Click(e.w.Sam, card, "approve")
 				return e.w.Sam
 			}},
 		{name: "cancel then a replayed approve", want: "already cancelled",
 			play: func(e *e2e, card slackfake.Message) world.Person {
-				e.mustAck(e.st.click(e.w.Rita, card, "cancel"))
+				e.mustAck(e.st.Click(e.w.Rita, card, "cancel"))
 				e.cardReads(card, "cancelled")
-				e.st.click(e.w.Sam, card, "approve")
+				e.st.Click(e.w.Sam, card, "approve")
 				return e.w.Sam
 			}},
 		{name: "forged request id", want: "I don't know that request",
@@ -341,7 +343,7 @@ func TestE2ERefusedClicksChangeNothing(t *testing.T) {
 		{name: "click from another workspace", want: "does not serve this workspace",
 			play: func(e *e2e, card slackfake.Message) world.Person {
 				e.w.Slack.SendBlockAction(slackfake.BlockAction{TeamID: "T0ELSEWHERE", UserID: e.w.Sam.SlackID, ChannelID: card.Channel, MessageTS: card.TS,
-					ActionID: "approve", BlockID: "request_actions", Value: requestID(card)})
+					ActionID: "approve", BlockID: "request_actions", Value: demo.RequestID(card)})
 				return e.w.Sam
 			}},
 	}
@@ -349,7 +351,7 @@ func TestE2ERefusedClicksChangeNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := startE2E(t, nil)
-			e.st.command(e.w.Rita, "alice@example.com")
+			e.st.Command(e.w.Rita, "alice@example.com")
 			card := e.card(1)
 			if tt.env != nil { // a policy change takes effect on the next start
 				for k, v := range tt.env {
@@ -379,10 +381,10 @@ func TestE2EConcurrentApprovalsRunOnce(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, nil)
 	tess := e.w.AddPerson("Tess", "Third", "tess@example.com", "U0TESS", true)
-	e.st.command(e.w.Rita, "alice@example.com")
+	e.st.Command(e.w.Rita, "alice@example.com")
 	card := e.card(1)
-	a := e.st.click(e.w.Sam, card, "approve")
-	b := e.st.click(tess, card, "approve")
+	a := e.st.Click(e.w.Sam, card, "approve")
+	b := e.st.Click(tess, card, "approve")
 	e.mustAck(a)
 	e.mustAck(b)
 	e.summary(card)
@@ -413,9 +415,9 @@ func TestE2EFailedAndMissingAccountsAreShownAsSuch(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, nil)
 	e.w.Microsoft.FailTimes("revoke", 10, fake.Fault{Status: http.StatusForbidden})
-	e.st.command(e.w.Rita, "bob@example.com") // Bob has no Zoom account
+	e.st.Command(e.w.Rita, "bob@example.com") // Bob has no Zoom account
 	card := e.card(1)
-	e.st.click(e.w.Sam, card, "approve")
+	e.st.Click(e.w.Sam, card, "approve")
 	sum := e.summary(card)
 	e.cardReads(card, ": partial")
 	for _, want := range []string{"Result: partial", "*okta*: revoked", "*google*: revoked", "*zoom*: no account", "*microsoft*: failed", "User.RevokeSessions.All", "retrying will not help"} {
@@ -431,10 +433,10 @@ func TestE2EFailedAndMissingAccountsAreShownAsSuch(t *testing.T) {
 func TestE2ERemovedResponderIsRefusedNextTime(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, nil)
-	e.st.command(e.w.Rita, "alice@example.com")
+	e.st.Command(e.w.Rita, "alice@example.com")
 	e.card(1)
 	e.w.Okta.RemoveFromGroup(e.w.Rita.OktaID, e.w.GroupID)
-	e.st.command(e.w.Rita, "bob@example.com")
+	e.st.Command(e.w.Rita, "bob@example.com")
 	e.private(e.w.Rita, "not allowed to request")
 	if n := e.channelPosts(); n != 1 {
 		t.Errorf("%d cards posted; the second request must be refused", n)
@@ -457,7 +459,7 @@ func TestE2EHostileTextIsAnsweredPrivately(t *testing.T) {
 		"alice@example.com " + strings.Repeat("reason ", 200),
 	}
 	for _, text := range texts {
-		ack := e.mustAck(e.st.command(e.w.Rita, text))
+		ack := e.mustAck(e.st.Command(e.w.Rita, text))
 		var payload struct {
 			ResponseType string `json:"response_type"`
 			Text         string `json:"text"`
@@ -478,7 +480,7 @@ func TestE2EHostileTextIsAnsweredPrivately(t *testing.T) {
 		t.Errorf("%d messages posted for hostile input", n)
 	}
 	e.assertNothingRevoked()
-	e.st.command(e.w.Rita, "alice@example.com still works")
+	e.st.Command(e.w.Rita, "alice@example.com still works")
 	e.card(1)
 }
 
@@ -489,7 +491,7 @@ func TestE2EReconnectAndRestart(t *testing.T) {
 	if err := e.w.Slack.WaitConnected(e.ctx, 2); err != nil {
 		t.Fatalf("the bot did not reconnect: %v", err)
 	}
-	e.mustAck(e.st.command(e.w.Rita, "alice@example.com"))
+	e.mustAck(e.st.Command(e.w.Rita, "alice@example.com"))
 	card := e.card(1)
 
 	// Restart with the card pending: the new process approves it from the store.
@@ -497,7 +499,7 @@ func TestE2EReconnectAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start()
-	e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+	e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 	e.summary(card)
 	e.cardReads(card, ": done")
 	for name, n := range e.revokes() {
@@ -510,15 +512,15 @@ func TestE2EReconnectAndRestart(t *testing.T) {
 func TestE2ECancelRevokesNothing(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, nil)
-	e.st.command(e.w.Rita, "alice@example.com")
+	e.st.Command(e.w.Rita, "alice@example.com")
 	card := e.card(1)
-	e.mustAck(e.st.click(e.w.Sam, card, "cancel"))
+	e.mustAck(e.st.Click(e.w.Sam, card, "cancel"))
 	final := e.cardReads(card, "cancelled")
 	if !strings.Contains(string(final.Blocks), "Nothing was reset") || strings.Contains(string(final.Blocks), `"approve"`) {
 		t.Errorf("cancelled card: %s", final.Blocks)
 	}
 	e.assertNothingRevoked()
-	if got := kinds(e.audit(requestID(card))); got != "requested,cancelled" {
+	if got := kinds(e.audit(demo.RequestID(card))); got != "requested,cancelled" {
 		t.Errorf("audit kinds = %s", got)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
+	"github.com/resetbot/resetbot/internal/demo"
+	"github.com/resetbot/resetbot/internal/fake"
+	"github.com/resetbot/resetbot/internal/fake/binary"
 	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
 	"github.com/resetbot/resetbot/internal/fake/world"
 	"github.com/resetbot/resetbot/internal/reset"
@@ -16,11 +20,11 @@ import (
 )
 
 // startReplica starts another bot on e's world, sharing its database and Slack app.
-func (e *e2e) startReplica(name string) *stage {
+func (e *e2e) startReplica(name string) *demo.Stage {
 	e.t.Helper()
 	opt := e.opt
-	opt.replica = name
-	st, err := startStage(e.ctx, e.w, e.logger, opt)
+	opt.Replica = name
+	st, err := demo.StartStage(e.ctx, e.w, e.logger, opt)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -35,10 +39,10 @@ func TestReplicasOnOnePostgresRunAnApprovalOnce(t *testing.T) {
 	if err := e.w.Slack.WaitConnected(e.ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	cmdAck := e.mustAck(e.st.command(e.w.Rita, "alice@example.com"))
+	cmdAck := e.mustAck(e.st.Command(e.w.Rita, "alice@example.com"))
 	card := e.card(1)
 	// Slack spreads envelopes over the app's connections: the click lands on the other one.
-	if conn := e.mustAck(e.st.click(e.w.Sam, card, "approve")).Conn; conn == cmdAck.Conn {
+	if conn := e.mustAck(e.st.Click(e.w.Sam, card, "approve")).Conn; conn == cmdAck.Conn {
 		t.Fatalf("the click reached the command's connection (%d); the fake did not spread envelopes", conn)
 	}
 	e.summary(card)
@@ -51,7 +55,7 @@ func TestReplicasOnOnePostgresRunAnApprovalOnce(t *testing.T) {
 	if n := len(e.w.Slack.Snapshot().Thread(card.Channel, card.TS)); n != 1 {
 		t.Errorf("%d summaries in the thread; want 1", n)
 	}
-	if got := kinds(e.audit(requestID(card))); strings.Count(got, "approved") != 1 || strings.Count(got, "finished") != 1 {
+	if got := kinds(e.audit(demo.RequestID(card))); strings.Count(got, "approved") != 1 || strings.Count(got, "finished") != 1 {
 		t.Errorf("audit kinds = %s; want one approval and one finish", got)
 	}
 }
@@ -64,14 +68,14 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := binary.Build(t)
 	e := startE2Eless(t, map[string]string{"RESETBOT_DATABASE_URL": storetest.PostgresURL(t)})
 	e.w.Zoom.SetLatency("revoke", 5*time.Minute) // holds the first replica mid-reset
 
-	env, home := binaryEnv(t, e.w)
+	env, home := binary.Env(t, e.w)
 	proc := exec.CommandContext(e.ctx, bin, "run", "--lease", "3s", "--replica", "doomed")
 	proc.Env, proc.Dir = env, home
-	var logs syncBuffer // written by the process's copier while the test reads it
+	var logs fake.Buffer // written by the process's copier while the test reads it
 	proc.Stderr = &logs
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)
@@ -85,10 +89,10 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
-	e.st = &stage{world: e.w}
-	e.mustAck(e.st.command(e.w.Rita, "alice@example.com phished"))
+	e.st = &demo.Stage{World: e.w}
+	e.mustAck(e.st.Command(e.w.Rita, "alice@example.com phished"))
 	card := e.card(1)
-	e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+	e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 	// Three systems answer; Zoom hangs.
 	e.until("the first replica got going", func() bool {
 		return e.w.Okta.Count("revoke")+e.w.Google.Count("revoke")+e.w.Microsoft.Count("revoke") >= 3 && e.w.Zoom.Count("revoke") >= 1
@@ -111,7 +115,7 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 	if n := e.w.Okta.Count("revoke"); n != 1 {
 		t.Errorf("okta received %d revokes; a system with an outcome must not run again", n)
 	}
-	events := e.audit(requestID(card))
+	events := e.audit(demo.RequestID(card))
 	got := kinds(events)
 	if !strings.Contains(got, "taken_over") || !strings.HasSuffix(got, "finished") {
 		t.Errorf("audit kinds = %s; want the hand-over and the finish", got)
@@ -128,16 +132,16 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 }
 
 // approvedOnFirst starts replica "first", has Rita ask for text and Sam approve the card.
-func (e *e2e) approvedOnFirst(text string) (*stage, slackfake.Message) {
+func (e *e2e) approvedOnFirst(text string) (*demo.Stage, slackfake.Message) {
 	e.t.Helper()
 	first := e.startReplica("first")
 	if err := e.w.Slack.WaitConnected(e.ctx, 1); err != nil {
 		e.t.Fatal(err)
 	}
 	e.st = first
-	e.st.command(e.w.Rita, text)
+	e.st.Command(e.w.Rita, text)
 	card := e.card(1)
-	e.st.click(e.w.Sam, card, "approve")
+	e.st.Click(e.w.Sam, card, "approve")
 	return first, card
 }
 
@@ -156,7 +160,7 @@ func startE2Eless(t *testing.T, env map[string]string) *e2e {
 	}
 	fast := reset.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 	return &e2e{t: t, ctx: ctx, w: w, clock: &testClock{}, logger: slog.New(slog.DiscardHandler),
-		opt: botOptions{sweep: 100 * time.Millisecond, lease: 3 * time.Second, retry: &fast}}
+		opt: app.BotOptions{Sweep: 100 * time.Millisecond, Lease: 3 * time.Second, Retry: &fast}}
 }
 
 // TestShutdownReleasesTheLeaseOfAnUnfinishedReset stops a replica (as SIGTERM does) while a
@@ -165,7 +169,7 @@ func startE2Eless(t *testing.T, env map[string]string) *e2e {
 func TestShutdownReleasesTheLeaseOfAnUnfinishedReset(t *testing.T) {
 	t.Parallel()
 	e := startE2Eless(t, nil)
-	e.opt.lease = time.Hour // only a release, never a lapse, can hand this over
+	e.opt.Lease = time.Hour // only a release, never a lapse, can hand this over
 	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
 	first, card := e.approvedOnFirst("alice@example.com")
 	e.until("the reset reached Zoom", func() bool { return e.w.Zoom.Count("revoke") >= 1 })
@@ -186,8 +190,8 @@ func TestShutdownReleasesTheLeaseOfAnUnfinishedReset(t *testing.T) {
 func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 	t.Parallel()
 	e := startE2Eless(t, nil)
-	e.opt.lease = time.Hour // only a release, never a lapse, can hand this over
-	e.opt.progress = 50 * time.Millisecond
+	e.opt.Lease = time.Hour // only a release, never a lapse, can hand this over
+	e.opt.Progress = 50 * time.Millisecond
 	financeGroup(e, 4) // 6 people
 	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
 	first, card := e.approvedOnFirst("group:Finance phishing wave")
@@ -221,7 +225,7 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 	if got := e.revokes(); got["okta"] != 6 || got["google"] != 6 || got["microsoft"] != 6 || got["zoom"] != 12 {
 		t.Errorf("revokes = %v; want 6 at okta, google, microsoft and 12 at zoom", got)
 	}
-	events := e.audit(requestID(card))
+	events := e.audit(demo.RequestID(card))
 	if outcomes := countKind(events, store.KindOutcome); outcomes != 6*4 || !strings.Contains(kinds(events), "taken_over") {
 		t.Errorf("audit: %d outcomes (want 24: the interrupted Zoom calls are not outcomes), kinds %s", countKind(events, store.KindOutcome), kinds(events))
 	}

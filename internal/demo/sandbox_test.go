@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -13,10 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/cli"
+	"github.com/resetbot/resetbot/internal/fake"
 	"github.com/resetbot/resetbot/internal/fake/world"
 )
 
@@ -24,23 +26,7 @@ import (
 // way the README says (sh: set -a; . ./resetbot.env; set +a) and run the real commands with
 // that environment, as a newcomer would in a second terminal.
 
-// syncBuffer is output that one goroutine writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// fake.Buffer is output that one goroutine writes while the test reads it.
 
 // sandboxRun is `demo --serve` running in-process, its input fed through a pipe.
 type sandboxRun struct {
@@ -48,7 +34,7 @@ type sandboxRun struct {
 	ctx            context.Context
 	stop           context.CancelFunc
 	in             *io.PipeWriter
-	stdout, stderr *syncBuffer
+	stdout, stderr *fake.Buffer
 	world          *world.World
 	envFile        string
 	// exited is closed when serveSandbox returns, with code set.
@@ -70,9 +56,9 @@ func startSandbox(t *testing.T, envFile string) *sandboxRun {
 	t.Helper()
 	ctx, stop := context.WithTimeout(context.Background(), 45*time.Second)
 	pr, pw := io.Pipe()
-	s := &sandboxRun{t: t, ctx: ctx, stop: stop, in: pw, stdout: &syncBuffer{}, stderr: &syncBuffer{}, envFile: envFile, exited: make(chan struct{})}
+	s := &sandboxRun{t: t, ctx: ctx, stop: stop, in: pw, stdout: &fake.Buffer{}, stderr: &fake.Buffer{}, envFile: envFile, exited: make(chan struct{})}
 	started := make(chan *world.World, 1)
-	a := &app{env: func(string) (string, bool) { return "", false }, stdout: s.stdout, stderr: s.stderr}
+	a := &session{env: cli.Env{Getenv: func(string) (string, bool) { return "", false }}, stdout: s.stdout, stderr: s.stderr}
 	go func() {
 		defer close(s.exited)
 		s.code = a.serveSandbox(ctx, sandboxOptions{
@@ -160,6 +146,18 @@ func trustedBy(t *testing.T, env map[string]string) *x509.CertPool {
 	return pool
 }
 
+var nothing = map[string]int{"okta": 0, "google": 0, "zoom": 0, "microsoft": 0}
+
+// cliRun is one resetbot command's exit code and output.
+type cliRun struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r cliRun) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout:\n%s--- stderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
 // runWithEnv runs resetbot with args and env, as a shell that loaded env would.
 func runWithEnv(t *testing.T, env map[string]string, roots *x509.CertPool, args ...string) cliRun {
 	t.Helper()
@@ -167,7 +165,7 @@ func runWithEnv(t *testing.T, env map[string]string, roots *x509.CertPool, args 
 	defer cancel()
 	var out, errb bytes.Buffer
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	code := (&app{env: lookup, stdout: &out, stderr: &errb, roots: roots}).main(ctx, args)
+	code := cli.Main(ctx, args, cli.Env{Getenv: lookup, Stdout: &out, Stderr: &errb, Roots: roots}, Command())
 	return cliRun{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
@@ -221,7 +219,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 
 	// 1. check: every system answers.
 	r := runWithEnv(t, env, roots, "check")
-	if r.code != exitOK {
+	if r.code != cli.ExitOK {
 		t.Errorf("check: exit %d\n%s", r.code, r)
 	}
 	if got, want := firstWords(columns(r.stdout, "Systems:")), map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok"}; !maps.Equal(got, want) {
@@ -230,7 +228,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 
 	// 2. a dry run shows the plan: Bob has no Zoom account.
 	r = runWithEnv(t, env, roots, "reset", w.Bob.Email, "--dry-run")
-	if r.code != exitOK {
+	if r.code != cli.ExitOK {
 		t.Errorf("reset --dry-run: exit %d\n%s", r.code, r)
 	}
 	plan := columns(r.stdout, "Plan:")
@@ -239,17 +237,17 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 			t.Errorf("plan for %s = %q, want %q\n%s", name, plan[name], want, r)
 		}
 	}
-	if c := revokeCalls(w); !maps.Equal(c, nothing) {
+	if c := w.RevokeCalls(); !maps.Equal(c, nothing) {
 		t.Fatalf("check and a dry run reached revoke endpoints: %v", c)
 	}
 
 	// 3. the bot, started as `resetbot run` from that shell.
 	runCtx, stopRun := context.WithCancel(s.ctx)
 	defer stopRun()
-	runErr := &syncBuffer{}
+	runErr := &fake.Buffer{}
 	runDone := make(chan int, 1)
 	go func() {
-		runDone <- (&app{env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, stdout: io.Discard, stderr: runErr, roots: roots}).main(runCtx, []string{"run"})
+		runDone <- cli.Main(runCtx, []string{"run"}, cli.Env{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Stdout: io.Discard, Stderr: runErr, Roots: roots})
 	}()
 	var listening struct {
 		Addr     string `json:"addr"`
@@ -297,7 +295,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 	if n := w.Okta.SessionsCleared(w.Alice.OktaID); n != 1 {
 		t.Errorf("Okta cleared Alice's sessions %d times, want once", n)
 	}
-	if g := revokes(w, w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1}) {
+	if g := w.SignOuts(w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1}) {
 		t.Errorf("sign-outs of Alice that reached the systems = %v, want one each", g)
 	}
 
@@ -307,7 +305,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 		t.Fatalf("demo --serve ended (%d) when its input closed", s.code)
 	default:
 	}
-	if r := runWithEnv(t, env, roots, "check"); r.code != exitOK {
+	if r := runWithEnv(t, env, roots, "check"); r.code != cli.ExitOK {
 		t.Errorf("check after the input closed: exit %d\n%s", r.code, r)
 	}
 	r = runWithEnv(t, env, roots, "audit", "--target", w.Alice.Email)
@@ -318,13 +316,13 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 	}
 
 	stopRun()
-	if code := <-runDone; code != exitOK {
+	if code := <-runDone; code != cli.ExitOK {
 		t.Errorf("resetbot run ended with %d\n%s", code, runErr)
 	}
-	if code := s.finish(); code != exitOK {
+	if code := s.finish(); code != cli.ExitOK {
 		t.Errorf("demo --serve ended with %d\n%s", code, s.stderr)
 	}
-	for _, secret := range append(secrets(w), env["RESETBOT_OKTA_HOOK_SECRET"]) {
+	for _, secret := range append(w.Secrets(), env["RESETBOT_OKTA_HOOK_SECRET"]) {
 		if strings.Contains(s.stdout.String()+s.stderr.String(), secret) {
 			t.Errorf("the sandbox printed the secret %q", secret)
 		}
@@ -388,11 +386,11 @@ func TestSandboxLeavesOthersFilesAlone(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			var out, errb bytes.Buffer
-			a := &app{env: func(string) (string, bool) { return "", false }, stdout: &out, stderr: &errb}
-			code := a.main(ctx, []string{"demo", "--serve", "--env-file", filepath.Join(dir, "resetbot.env")})
+			code := cli.Main(ctx, []string{"demo", "--serve", "--env-file", filepath.Join(dir, "resetbot.env")},
+				cli.Env{Getenv: func(string) (string, bool) { return "", false }, Stdout: &out, Stderr: &errb}, Command())
 			r := cliRun{code: code, stdout: out.String(), stderr: errb.String()}
-			if r.code != exitUsage {
-				t.Errorf("exit %d, want %d\n%s", r.code, exitUsage, r)
+			if r.code != cli.ExitUsage {
+				t.Errorf("exit %d, want %d\n%s", r.code, cli.ExitUsage, r)
 			}
 			if !strings.Contains(r.stderr, "was not written by resetbot demo --serve: it is left alone") {
 				t.Errorf("stderr does not say why\n%s", r)
@@ -449,8 +447,11 @@ func TestSandboxReplacesWhatItWroteBefore(t *testing.T) {
 
 func TestDemoHelpDescribesServe(t *testing.T) {
 	t.Parallel()
+	if r := runWithEnv(t, nil, nil, "--help"); !strings.Contains(r.stdout, "demo ") {
+		t.Errorf("resetbot --help does not list demo\n%s", r)
+	}
 	r := runWithEnv(t, nil, nil, "demo", "--help")
-	if r.code != exitOK {
+	if r.code != cli.ExitOK {
 		t.Errorf("exit %d\n%s", r.code, r)
 	}
 	for _, want := range []string{"resetbot demo --serve [--env-file PATH] [--http-addr ADDR]", "-serve", "-env-file PATH", "-http-addr ADDR", "rita: /reset-sessions"} {
@@ -458,7 +459,7 @@ func TestDemoHelpDescribesServe(t *testing.T) {
 			t.Errorf("demo --help lacks %q\n%s", want, r)
 		}
 	}
-	if r := runWithEnv(t, nil, nil, "demo", "serve"); r.code != exitUsage || !strings.Contains(r.stderr, `unexpected argument "serve"`) {
+	if r := runWithEnv(t, nil, nil, "demo", "serve"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, `unexpected argument "serve"`) {
 		t.Errorf("demo with a stray argument: want a usage error\n%s", r)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/resetbot/resetbot/internal/app"
 	"github.com/resetbot/resetbot/internal/directory"
 	"github.com/resetbot/resetbot/internal/lifecycle"
 	"github.com/resetbot/resetbot/internal/reset"
@@ -70,7 +71,7 @@ func printTally(w io.Writer, t *reset.Tally) {
 // terminalBatch announces a batch in the terminal: a line per person as they finish, and
 // the people cut short by an interruption.
 type terminalBatch struct {
-	a          *app
+	a          *invocation
 	tally      *reset.Tally
 	total      int
 	unfinished int
@@ -129,7 +130,7 @@ func personLine(r reset.Result) string {
 // resetFile is `reset --file`: everyone in the file, paced per provider, one line per person
 // and the counts at the end, all of it recorded in the audit log as one batch request. It
 // exits 1 when any provider failed for anyone or anyone could not be found.
-func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, path, reason string, workers int, verbose bool) int {
+func (a *invocation) resetFile(ctx context.Context, w *app.Wiring, sel reset.Selection, path, reason string, workers int, verbose bool) int {
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot reset: --file: %v\n", err)
@@ -145,7 +146,7 @@ func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, pat
 		fmt.Fprintf(a.stderr, "resetbot reset: --file %s names nobody\n", path)
 		return exitUsage
 	}
-	if w.directory == nil {
+	if w.Directory == nil {
 		fmt.Fprintln(a.stderr, "resetbot reset: --file needs Okta to find people: set OKTA_ORG_URL")
 		return exitUsage
 	}
@@ -153,15 +154,15 @@ func (a *app) resetFile(ctx context.Context, w *wiring, sel reset.Selection, pat
 	log.Info("batch reset requested", "audit", "requested", "source", "cli", "people", len(people), "reason", reason)
 	// The wiring's limiter paces the resets, the Okta lookups and what Okta says is left of
 	// its window, all in one queue per system.
-	ex := w.executor(log)
+	ex := w.Executor(log)
 	named := make([]reset.Target, len(people))
 	for i, who := range people {
 		named[i] = reset.Target{Login: who}
 	}
 	req := reset.Request{Target: reset.Target{DisplayName: fmt.Sprintf("%d people from %s", len(people), path)}, Targets: named, Reason: reason}
-	run := a.startRun(ctx, w.cfg, ex, w.directory.Find, req, sel, workers, log)
+	run := a.startRun(ctx, w.Config, ex, w.Directory.Find, req, sel, workers, log)
 	t := reset.NewTally(ex.Names())
-	fmt.Fprintf(a.stdout, "Signing out %d people (%d at a time, %s):\n", len(people), workers, w.paceLine())
+	fmt.Fprintf(a.stdout, "Signing out %d people (%d at a time, %s):\n", len(people), workers, w.PaceLine())
 	out := &terminalBatch{a: a, tally: t, total: len(people)}
 	run.run(ctx, out)
 	unfinished := out.unfinished

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/resetbot/resetbot/internal/app"
+	"github.com/resetbot/resetbot/internal/cli"
 	"github.com/resetbot/resetbot/internal/config"
+	"github.com/resetbot/resetbot/internal/demo"
 	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
 	"github.com/resetbot/resetbot/internal/fake/world"
 	"github.com/resetbot/resetbot/internal/store"
@@ -57,37 +60,37 @@ func TestE2ENobodyDecidesAboutThemselves(t *testing.T) {
 	t.Run("the target cannot cancel or approve their own reset", func(t *testing.T) {
 		t.Parallel()
 		e := startE2E(t, nil)
-		e.st.command(e.w.Rita, "sam@example.com his laptop was stolen")
+		e.st.Command(e.w.Rita, "sam@example.com his laptop was stolen")
 		card := e.card(1)
 		e.cardStored(card)
-		e.mustAck(e.st.click(e.w.Sam, card, "cancel"))
+		e.mustAck(e.st.Click(e.w.Sam, card, "cancel"))
 		e.private(e.w.Sam, "you cannot cancel it")
-		e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+		e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 		e.private(e.w.Sam, "someone else has to approve it")
 		e.stillPending(card)
-		if ev := e.refusedIn(requestID(card), "self_target"); ev.Actor.OktaID != e.w.Sam.OktaID {
+		if ev := e.refusedIn(demo.RequestID(card), "self_target"); ev.Actor.OktaID != e.w.Sam.OktaID {
 			t.Errorf("refusal names %+v; want Sam's Okta identity", ev.Actor)
 		}
 		// Another responder's decision still counts: the bot was not stopped.
 		tess := e.w.AddPerson("Tess", "Third", "tess@example.com", "U0TESS", true)
-		e.mustAck(e.st.click(tess, card, "approve"))
+		e.mustAck(e.st.Click(tess, card, "approve"))
 		e.summary(card)
 		e.assertRevokedOnce()
 	})
 	t.Run("a one-person team cannot approve a reset of a responder alone", func(t *testing.T) {
 		t.Parallel()
 		e := startE2E(t, map[string]string{"RESETBOT_REQUIRE_PEER_APPROVAL": "false"})
-		e.st.command(e.w.Rita, "alice@example.com")
+		e.st.Command(e.w.Rita, "alice@example.com")
 		alice := e.card(1)
-		e.st.command(e.w.Rita, "sam@example.com")
+		e.st.Command(e.w.Rita, "sam@example.com")
 		sam := e.card(2)
 		e.cardStored(sam)
-		e.mustAck(e.st.click(e.w.Rita, sam, "approve"))
+		e.mustAck(e.st.Click(e.w.Rita, sam, "approve"))
 		e.private(e.w.Rita, "can approve resets too")
 		e.stillPending(sam)
 		// The opt-out still lets her approve a reset of someone who is not a responder.
 		e.cardStored(alice)
-		e.mustAck(e.st.click(e.w.Rita, alice, "approve"))
+		e.mustAck(e.st.Click(e.w.Rita, alice, "approve"))
 		e.summary(alice)
 		e.assertRevokedOnce()
 	})
@@ -101,10 +104,10 @@ func TestE2ENobodyDecidesAboutThemselves(t *testing.T) {
 		}
 		card := e.alertCard()
 		e.cardStored(card)
-		e.mustAck(e.st.click(e.w.Sam, card, "cancel"))
+		e.mustAck(e.st.Click(e.w.Sam, card, "cancel"))
 		e.private(e.w.Sam, "you cannot cancel it")
 		e.stillPending(card)
-		e.refusedIn(requestID(card), "self_target")
+		e.refusedIn(demo.RequestID(card), "self_target")
 	})
 }
 
@@ -114,15 +117,15 @@ func TestE2EOnlyActiveOktaUsersAct(t *testing.T) {
 		t.Run(status, func(t *testing.T) {
 			t.Parallel()
 			e := startE2E(t, nil)
-			e.st.command(e.w.Sam, "alice@example.com")
+			e.st.Command(e.w.Sam, "alice@example.com")
 			card := e.card(1)
 			e.cardStored(card)
 			// Rita's Okta account is compromised and suspended; her Slack session is not.
 			e.w.Okta.SetStatus(e.w.Rita.OktaID, status)
-			e.mustAck(e.st.click(e.w.Rita, card, "approve"))
+			e.mustAck(e.st.Click(e.w.Rita, card, "approve"))
 			e.private(e.w.Rita, "Your Okta account is "+status)
-			e.mustAck(e.st.click(e.w.Rita, card, "cancel"))
-			e.mustAck(e.st.command(e.w.Rita, "bob@example.com"))
+			e.mustAck(e.st.Click(e.w.Rita, card, "cancel"))
+			e.mustAck(e.st.Command(e.w.Rita, "bob@example.com"))
 			e.until("three refusals on record", func() bool { return countKind(e.audit(""), store.KindRefused) >= 3 })
 			e.stillPending(card)
 			if n := len(e.w.Slack.Messages()); n != 1 {
@@ -145,12 +148,12 @@ func TestE2EGroupsGrantRightsByID(t *testing.T) {
 		mallory := e.w.AddPerson("Mallory", "Imported", "mallory@example.com", "U0MALLORY", false)
 		imported := e.w.Okta.AddGroupOfType("", strings.ToLower(world.ResponderGroup), "APP_GROUP")
 		e.w.Okta.AddToGroup(mallory.OktaID, imported)
-		e.mustAck(e.st.command(mallory, "alice@example.com"))
+		e.mustAck(e.st.Command(mallory, "alice@example.com"))
 		e.private(mallory, "not allowed to request")
-		e.st.command(e.w.Rita, "alice@example.com")
+		e.st.Command(e.w.Rita, "alice@example.com")
 		card := e.card(1)
 		e.cardStored(card)
-		e.mustAck(e.st.click(mallory, card, "approve"))
+		e.mustAck(e.st.Click(mallory, card, "approve"))
 		e.private(mallory, "not allowed to approve")
 		e.stillPending(card)
 	})
@@ -163,13 +166,12 @@ func TestE2EGroupsGrantRightsByID(t *testing.T) {
 		t.Cleanup(w.Close)
 		imported := w.Okta.AddGroupOfType("", world.ResponderGroup, "APP_GROUP")
 		var stdout, stderr bytes.Buffer
-		a := &app{env: w.Getenv, stdout: &stdout, stderr: &stderr, roots: w.Roots}
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		code := a.main(ctx, []string{"run"})
+		code := cli.Main(ctx, []string{"run"}, cli.Env{Getenv: w.Getenv, Stdout: &stdout, Stderr: &stderr, Roots: w.Roots})
 		msg := stderr.String()
-		if code != exitUsage {
-			t.Errorf("run exited %d; want %d (a configuration error): %s", code, exitUsage, msg)
+		if code != cli.ExitUsage {
+			t.Errorf("run exited %d; want %d (a configuration error): %s", code, cli.ExitUsage, msg)
 		}
 		for _, want := range []string{"RESETBOT_REQUESTER_GROUPS", w.GroupID + " (OKTA_GROUP)", imported + " (APP_GROUP)", "set the id"} {
 			if !strings.Contains(msg, want) {
@@ -181,15 +183,15 @@ func TestE2EGroupsGrantRightsByID(t *testing.T) {
 		}
 		// Naming the group by id settles it.
 		w.Set("RESETBOT_REQUESTER_GROUPS", w.GroupID)
-		cfg, err := a.configure(config.Need{Slack: true, Policy: true})
+		cfg, err := config.LoadFor(w.Getenv, config.Need{Slack: true, Policy: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := a.buildBot(ctx, cfg, slog.New(slog.DiscardHandler), botOptions{})
+		svc, err := app.BuildBot(ctx, cfg, slog.New(slog.DiscardHandler), app.BotOptions{Roots: w.Roots})
 		if err != nil {
 			t.Fatalf("by id: %v", err)
 		}
-		svc.close()
+		svc.Close()
 	})
 }
 
@@ -210,13 +212,13 @@ func TestE2ESlackIdentityIsTheInstallingWorkspaces(t *testing.T) {
 			e := startE2E(t, nil)
 			e.w.Slack.AddUser(tt.user)
 			impostor := world.Person{Name: "Impostor", SlackID: tt.user.ID}
-			e.st.command(e.w.Sam, "alice@example.com")
+			e.st.Command(e.w.Sam, "alice@example.com")
 			card := e.card(1)
 			e.cardStored(card)
-			e.mustAck(e.st.command(impostor, "bob@example.com"))
+			e.mustAck(e.st.Command(impostor, "bob@example.com"))
 			e.private(impostor, tt.want)
-			e.mustAck(e.st.click(impostor, card, "approve"))
-			e.until("the click refused", func() bool { return countKind(e.audit(requestID(card)), store.KindRefused) == 1 })
+			e.mustAck(e.st.Click(impostor, card, "approve"))
+			e.until("the click refused", func() bool { return countKind(e.audit(demo.RequestID(card)), store.KindRefused) == 1 })
 			e.stillPending(card)
 			for _, ev := range e.audit("") {
 				if ev.Kind == store.KindRefused && (ev.Actor.OktaLogin != "" || ev.Actor.SlackID != tt.user.ID) {
@@ -228,9 +230,9 @@ func TestE2ESlackIdentityIsTheInstallingWorkspaces(t *testing.T) {
 	t.Run("the workspace's own responders are recorded with their team", func(t *testing.T) {
 		t.Parallel()
 		e := startE2E(t, nil)
-		e.st.command(e.w.Rita, "alice@example.com")
+		e.st.Command(e.w.Rita, "alice@example.com")
 		card := e.card(1)
-		events := e.audit(requestID(card))
+		events := e.audit(demo.RequestID(card))
 		if len(events) == 0 || events[0].Actor.TeamID == "" || events[0].Actor.OktaID != e.w.Rita.OktaID || events[0].Actor.SlackID != e.w.Rita.SlackID {
 			t.Errorf("requested event records %+v; want Slack id, team and Okta identity", events)
 		}
@@ -295,7 +297,7 @@ func TestE2EProtectedPeople(t *testing.T) {
 		e := startE2Eless(t, map[string]string{"RESETBOT_PROTECTED_GROUPS": "Break Glass"})
 		protect(e)
 		e.start()
-		e.mustAck(e.st.command(e.w.Rita, "alice@example.com, bob@example.com phishing"))
+		e.mustAck(e.st.Command(e.w.Rita, "alice@example.com, bob@example.com phishing"))
 		e.private(e.w.Rita, "protected (Okta group Break Glass)")
 		if n := len(e.w.Slack.Messages()); n != 0 {
 			t.Errorf("%d messages posted about a protected person", n)
@@ -308,27 +310,27 @@ func TestE2EProtectedPeople(t *testing.T) {
 		protect(e)
 		e.start()
 		tess := e.w.AddPerson("Tess", "Third", "tess@example.com", "U0TESS", true)
-		e.st.command(e.w.Rita, "alice@example.com")
+		e.st.Command(e.w.Rita, "alice@example.com")
 		card := e.card(1)
 		if !strings.Contains(string(card.Blocks), "two responders other than the requester") {
 			t.Errorf("the card does not say it needs two approvers: %s", card.Blocks)
 		}
 		e.cardStored(card)
-		e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+		e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 		e.private(e.w.Sam, "needs one more")
 		e.cardShows(card, "waiting for one more responder")
-		e.mustAck(e.st.click(e.w.Sam, card, "approve"))
+		e.mustAck(e.st.Click(e.w.Sam, card, "approve"))
 		e.private(e.w.Sam, "You already approved")
-		e.mustAck(e.st.click(e.w.Rita, card, "approve"))
+		e.mustAck(e.st.Click(e.w.Rita, card, "approve"))
 		e.private(e.w.Rita, "another responder has to approve")
 		e.assertNothingRevoked()
-		e.mustAck(e.st.click(tess, card, "approve"))
+		e.mustAck(e.st.Click(tess, card, "approve"))
 		final := e.cardReads(card, ": done")
 		e.assertRevokedOnce()
 		if !strings.Contains(string(final.Blocks), "U0SAM") || !strings.Contains(string(final.Blocks), "U0TESS") {
 			t.Errorf("the card does not name both approvers: %s", final.Blocks)
 		}
-		if n := countKind(e.audit(requestID(card)), store.KindApproved); n != 2 {
+		if n := countKind(e.audit(demo.RequestID(card)), store.KindApproved); n != 2 {
 			t.Errorf("%d approvals on record; want 2", n)
 		}
 	})
@@ -345,8 +347,7 @@ func TestE2EProtectedPeople(t *testing.T) {
 		w.Set("RESETBOT_PROTECTED_GROUPS", "Break Glass")
 		check := func() string {
 			var stdout, stderr bytes.Buffer
-			a := &app{env: w.Getenv, stdout: &stdout, stderr: &stderr, roots: w.Roots}
-			if code := a.main(t.Context(), []string{"check"}); code != exitOK {
+			if code := cli.Main(t.Context(), []string{"check"}, cli.Env{Getenv: w.Getenv, Stdout: &stdout, Stderr: &stderr, Roots: w.Roots}); code != cli.ExitOK {
 				t.Fatalf("check exited %d: %s%s", code, stdout.String(), stderr.String())
 			}
 			return stdout.String()
@@ -367,7 +368,7 @@ func TestE2EBatchSmallerThings(t *testing.T) {
 		t.Parallel()
 		e := startE2E(t, nil)
 		financeGroup(e, 3) // Alice, Bob and 3 more
-		e.mustAck(e.st.command(e.w.Rita, "group:Finance, group:finance, group:FINANCE quarterly audit"))
+		e.mustAck(e.st.Command(e.w.Rita, "group:Finance, group:finance, group:FINANCE quarterly audit"))
 		card := e.card(1)
 		if !strings.Contains(string(card.Blocks), "5 people") {
 			t.Errorf("card: %s", card.Blocks)
@@ -380,10 +381,10 @@ func TestE2EBatchSmallerThings(t *testing.T) {
 	t.Run("a cancelled card names who cancelled", func(t *testing.T) {
 		t.Parallel()
 		e := startE2E(t, nil)
-		e.st.command(e.w.Rita, "alice@example.com")
+		e.st.Command(e.w.Rita, "alice@example.com")
 		card := e.card(1)
 		e.cardStored(card)
-		e.mustAck(e.st.click(e.w.Sam, card, "cancel"))
+		e.mustAck(e.st.Click(e.w.Sam, card, "cancel"))
 		final := e.cardReads(card, "cancelled")
 		if !strings.Contains(string(final.Blocks), "Cancelled by \\u003c@U0SAM\\u003e") {
 			t.Errorf("cancelled card: %s", final.Blocks)

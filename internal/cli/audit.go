@@ -1,9 +1,10 @@
-package main
+package cli
 
 import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 // audit prints the audit log: who asked, who was refused and why, who approved, what each
 // system said, and who took over an interrupted reset.
-func (a *app) audit(ctx context.Context, args []string) int {
+func (a *invocation) audit(ctx context.Context, args []string) int {
 	fs := a.flags("audit", "audit [--since 24h] [--target WHO] [--request ID] [--json | --csv]")
 	since := fs.Duration("since", 24*time.Hour, "how far back to look")
 	target := fs.String("target", "", "only events about this person (email, Okta login or Okta id)")
@@ -33,7 +34,7 @@ func (a *app) audit(ctx context.Context, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	cfg, err := config.Load(a.env)
+	cfg, err := config.Load(a.env.Getenv)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot audit: %v\n", err)
 		return exitUsage
@@ -66,12 +67,13 @@ func (a *app) audit(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stdout, "No audit events match.")
 		return exitOK
 	}
-	printAudit(a, events)
+	PrintAudit(a.stdout, events)
 	return exitOK
 }
 
-func printAudit(a *app, events []store.Event) {
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+// PrintAudit writes events as the table `resetbot audit` prints.
+func PrintAudit(out io.Writer, events []store.Event) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME (UTC)\tREQUEST\tEVENT\tACTOR\tTARGET\tDETAIL")
 	for _, e := range events {
 		detail := e.Detail
@@ -90,7 +92,7 @@ func printAudit(a *app, events []store.Event) {
 
 // printCSV writes events as CSV with a header row; cells a spreadsheet would run as a
 // formula (a provider's error text could start with = or @) are prefixed with a quote.
-func (a *app) printCSV(events []store.Event) int {
+func (a *invocation) printCSV(events []store.Event) int {
 	w := csv.NewWriter(a.stdout)
 	_ = w.Write([]string{"time_utc", "request", "event", "actor", "target", "reason", "detail"})
 	for _, e := range events {

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/cli"
 	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
 	"github.com/resetbot/resetbot/internal/fake/world"
 )
@@ -39,24 +40,24 @@ type sandboxOptions struct {
 // setup steps can be followed on a machine with no Slack, Okta, Google, Zoom or Microsoft
 // account: it writes their settings to an env file, plays the people of the fake Slack from
 // the lines typed on in, and prints what the channel sees until ctx ends.
-func (a *app) serveSandbox(ctx context.Context, opt sandboxOptions) int {
+func (a *session) serveSandbox(ctx context.Context, opt sandboxOptions) int {
 	sb, err := openSandbox(opt.envFile)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot demo: %v\n", err)
 		if errors.Is(err, errNotOurs) {
-			return exitUsage
+			return cli.ExitUsage
 		}
-		return exitRuntime
+		return cli.ExitFailed
 	}
 	w, err := world.Start(sb.dir)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot demo: start the fakes: %v\n", err)
-		return exitRuntime
+		return cli.ExitFailed
 	}
 	defer w.Close()
 	if err := sb.writeEnv(w, opt.httpAddr); err != nil {
 		fmt.Fprintf(a.stderr, "resetbot demo: %v\n", err)
-		return exitRuntime
+		return cli.ExitFailed
 	}
 	a.printSandboxHelp(sb, opt.envFile, opt.httpAddr)
 
@@ -74,7 +75,7 @@ func (a *app) serveSandbox(ctx context.Context, opt sandboxOptions) int {
 	fmt.Fprintf(a.stderr, "\nresetbot demo: stopping the fakes. %s and %s stay; delete them when done.\n", sb.envFile, sb.dir)
 	w.Close()
 	<-printed
-	return exitOK
+	return cli.ExitOK
 }
 
 // errNotOurs marks a path the sandbox would have to overwrite but did not write.
@@ -229,7 +230,7 @@ func shQuote(s string) string {
 }
 
 // printSandboxHelp tells the newcomer what to run next, with the env file named as they gave it.
-func (a *app) printSandboxHelp(sb *sandbox, given, httpAddr string) {
+func (a *session) printSandboxHelp(sb *sandbox, given, httpAddr string) {
 	source := given
 	if !filepath.IsAbs(source) && !strings.HasPrefix(source, "./") && !strings.HasPrefix(source, "../") {
 		source = "./" + source // `. name` would search PATH
@@ -317,7 +318,7 @@ func playLine(w *world.World, people map[string]world.Person, line string) strin
 		if !ok {
 			return "there is no card to " + action + " yet: ask first, e.g. rita: /reset-sessions alice@example.com testing"
 		}
-		clickCard(w, p, card, action)
+		ClickCard(w, p, card, action)
 		return hint
 	}
 	if cmd, rest, _ := strings.Cut(text, " "); cmd == "/reset-sessions" {
@@ -325,14 +326,14 @@ func playLine(w *world.World, people map[string]world.Person, line string) strin
 	} else if strings.HasPrefix(text, "/") {
 		return "only /reset-sessions is served here; " + sandboxHint
 	}
-	sendCommand(w, p, text)
+	SendCommand(w, p, text)
 	return hint
 }
 
 // newestCard is the request card posted last in the security channel.
 func newestCard(sn slackfake.Snapshot) (slackfake.Message, bool) {
 	for _, m := range slices.Backward(sn.Messages) {
-		if isCard(m) {
+		if IsCard(m) {
 			return m, true
 		}
 	}

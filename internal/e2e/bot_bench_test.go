@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
+	"github.com/resetbot/resetbot/internal/demo"
 	"github.com/resetbot/resetbot/internal/fake/world"
 )
 
@@ -21,7 +23,7 @@ func BenchmarkAckLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	st, err := startStage(ctx, w, slog.New(slog.DiscardHandler), botOptions{})
+	st, err := demo.StartStage(ctx, w, slog.New(slog.DiscardHandler), app.BotOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +35,7 @@ func BenchmarkAckLatency(b *testing.B) {
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
-		id := st.command(w.Oscar, texts[i%len(texts)])
+		id := st.Command(w.Oscar, texts[i%len(texts)])
 		ack, err := w.Slack.WaitAck(ctx, id)
 		if err != nil {
 			b.Fatal(err)

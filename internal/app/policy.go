@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -11,26 +11,23 @@ import (
 	"github.com/resetbot/resetbot/internal/reset"
 )
 
-// configError is a problem the operator fixes in the configuration (exit code 2), as opposed
-// to a system that could not be reached (exit code 1).
-type configError struct{ err error }
+// ConfigError is a problem the operator fixes in the configuration, as opposed to a system
+// that could not be reached: the command line exits 2 for the first, 1 for the second.
+type ConfigError struct{ Err error }
 
-func (e *configError) Error() string { return e.err.Error() }
-func (e *configError) Unwrap() error { return e.err }
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
 
-// exitFor is the exit code of a startup error: 2 for configuration, 1 for anything else.
-func exitFor(err error) int {
-	var ce *configError
-	if errors.As(err, &ce) {
-		return exitUsage
-	}
-	return exitRuntime
+// IsConfig reports whether err is the operator's to fix in the configuration.
+func IsConfig(err error) bool {
+	var ce *ConfigError
+	return errors.As(err, &ce)
 }
 
-// resolvePolicy turns the configured group names and ids into groups by id, asking Okta once at
+// ResolvePolicy turns the configured group names and ids into groups by id, asking Okta once at
 // startup: rights are then compared by id on every click, so a group created later with a
 // configured name grants nothing. Every group that cannot be trusted is named in one error.
-func resolvePolicy(ctx context.Context, dir *directory.Directory, cfg config.Config) (reset.Policy, error) {
+func ResolvePolicy(ctx context.Context, dir *directory.Directory, cfg config.Config) (reset.Policy, error) {
 	p := reset.Policy{
 		RequirePeerApproval: cfg.RequirePeerApproval,
 		ApproveProtected:    cfg.ProtectedPolicy == config.ProtectedApprove,
@@ -60,7 +57,7 @@ func resolvePolicy(ctx context.Context, dir *directory.Directory, cfg config.Con
 		}
 	}
 	if len(problems) > 0 {
-		return reset.Policy{}, &configError{errors.New("configuration: " + strings.Join(problems, "; "))}
+		return reset.Policy{}, &ConfigError{errors.New("configuration: " + strings.Join(problems, "; "))}
 	}
 	return p, nil
 }
