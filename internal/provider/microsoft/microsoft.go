@@ -2,8 +2,14 @@
 // sessions through Microsoft Graph (POST /users/{upn}/revokeSignInSessions), which invalidates
 // every refresh token and session cookie issued to them.
 //
-// It is the only package that imports msgraph-sdk-go, kiota and azidentity: the Graph SDK takes
-// minutes and gigabytes to compile, so nothing else should pull it in.
+// It is the only package that imports azidentity, kiota and the Graph SDKs. It makes its three
+// Graph calls through msgraph-sdk-go-core's request adapter (kiota's net/http adapter with
+// Graph's middleware), describing each request itself, and reads Graph's error bodies with
+// msgraph-sdk-go's models/odataerrors. It does not use msgraph-sdk-go's GraphServiceClient or
+// its request builders: the client's accessors reach the SDK's whole generated tree, which the
+// linker then keeps (text/template, used elsewhere in the binary, makes it keep every exported
+// method of a reachable type), so three calls cost most of the binary and a cold build compiled
+// the whole SDK for minutes and gigabytes. Only models/odataerrors of it is compiled now.
 package microsoft
 
 import (
@@ -18,11 +24,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	kiotaazure "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
-	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	kjson "github.com/microsoft/kiota-serialization-json-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
-	"github.com/microsoftgraph/msgraph-sdk-go/users"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/resetbot/resetbot/internal/provider/edge"
 	"github.com/resetbot/resetbot/internal/reset"
@@ -56,11 +64,11 @@ type Config struct {
 // the Graph token in MSAL's in-memory cache, which fetches a new one five minutes before the old
 // one expires, and serialises fetches, so a burst of resets costs a single token request.
 type Provider struct {
-	graph *msgraphsdk.GraphServiceClient
+	graph abstractions.RequestAdapter
 }
 
-// New builds the credential and the Graph client without touching the network: the first token
-// is fetched by the first call (Check, at startup, warms it).
+// New builds the credential and the Graph request adapter without touching the network: the
+// first token is fetched by the first call (Check, at startup, warms it).
 func New(ctx context.Context, cfg Config) (*Provider, error) {
 	cfg, err := withDefaults(cfg)
 	if err != nil {
@@ -90,17 +98,20 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure microsoft graph authentication: %w", err)
 	}
-	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
-		auth, nil, nil, graphHTTPClient(cfg.HTTPClient))
+	// The adapter gets registries of its own, holding the one format Graph answers in, rather
+	// than kiota's process-wide defaults, which GraphServiceClient's constructor rewrites on
+	// every call: nothing shared is written, and nothing but JSON is parsed. No request here
+	// has a body, so no serializer is registered.
+	parsers := absser.NewParseNodeFactoryRegistry()
+	parsers.ContentTypeAssociatedFactories["application/json"] = kjson.NewJsonParseNodeFactory()
+	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+		auth, msgraphcore.GraphClientOptions{}, parsers, absser.NewSerializationWriterFactoryRegistry(),
+		graphHTTPClient(cfg.HTTPClient))
 	if err != nil {
 		return nil, fmt.Errorf("configure microsoft graph client: %w", err)
 	}
 	adapter.SetBaseUrl(strings.TrimRight(cfg.GraphURL, "/"))
-	// NewGraphServiceClient rewrites the SDK's process-wide backing-store factory on every
-	// call, racing with requests of clients built earlier; a nil factory keeps the default
-	// and writes nothing shared.
-	client := &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}
-	return &Provider{graph: client}, nil
+	return &Provider{graph: adapter}, nil
 }
 
 // Name is how users see this system.
@@ -112,9 +123,9 @@ func (p *Provider) Lookup(ctx context.Context, t reset.Target) error {
 	if err != nil {
 		return reset.PermanentError(0, fmt.Errorf("look up microsoft 365 account for %s: %w", t, err))
 	}
-	_, err = p.graph.Users().ByUserId(upn).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: []string{"id", "userPrincipalName"}},
-	})
+	req := userRequest(abstractions.GET, "{+baseurl}/users/{user%2Did}{?%24select}", upn)
+	req.QueryParametersAny["%24select"] = []any{"id", "userPrincipalName"}
+	_, err = p.send(ctx, req)
 	return classify(ctx, opLookup, upn, err)
 }
 
@@ -125,11 +136,12 @@ func (p *Provider) Revoke(ctx context.Context, t reset.Target) error {
 	if err != nil {
 		return reset.PermanentError(0, fmt.Errorf("revoke microsoft 365 sessions for %s: %w", t, err))
 	}
-	res, err := p.graph.Users().ByUserId(upn).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
+	answer, err := p.send(ctx, userRequest(abstractions.POST, "{+baseurl}/users/{user%2Did}/revokeSignInSessions", upn))
 	if err != nil {
 		return classify(ctx, opRevoke, upn, err)
 	}
-	if v := res.GetValue(); v != nil && !*v {
+	// Graph answers {"value": true}; only an explicit false says the sessions were not revoked.
+	if v, ok := answer["value"].(*absser.UntypedBoolean); ok && v.GetValue() != nil && !*v.GetValue() {
 		return reset.PermanentError(http.StatusOK, fmt.Errorf("revoke microsoft 365 sessions for %s: graph answered false", upn))
 	}
 	return nil
@@ -138,20 +150,48 @@ func (p *Provider) Revoke(ctx context.Context, t reset.Target) error {
 // Check obtains a token and reads one user id: the smallest read that proves the tenant, the
 // app, its secret and its Graph permissions. It also warms the token cache for the first reset.
 func (p *Provider) Check(ctx context.Context) error {
-	top := int32(1)
-	_, err := p.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Top: &top, Select: []string{"id"}},
-	})
+	req := abstractions.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abstractions.GET,
+		"{+baseurl}/users{?%24top,%24select}", map[string]string{})
+	req.QueryParameters["%24top"] = "1"
+	req.QueryParametersAny["%24select"] = []any{"id"}
+	_, err := p.send(ctx, req)
 	return classify(ctx, opCheck, "", err)
 }
 
+// userRequest is a request about one user. The UPN fills a simple URI-template variable, which
+// percent-encodes every character outside the unreserved set, so a UPN holding '/', '?', '#'
+// or '%' stays one path segment (principal refuses the dot segments "." and "..").
+func userRequest(method abstractions.HttpMethod, template, upn string) *abstractions.RequestInformation {
+	return abstractions.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(method, template,
+		map[string]string{"user%2Did": upn})
+}
+
+// send makes one Graph call and returns the JSON object Graph answered with, nil for an empty
+// answer. Graph's error bodies become *odataerrors.ODataError, others *abstractions.ApiError;
+// classify reads both. The answer is parsed even when nothing in it is read, so that a 2xx that
+// is not Graph's JSON (a proxy's login page, a wrong MSGRAPH_API_URL) is an error, not a success.
+func (p *Provider) send(ctx context.Context, req *abstractions.RequestInformation) (map[string]absser.UntypedNodeable, error) {
+	req.Headers.TryAdd("Accept", "application/json")
+	res, err := p.graph.Send(ctx, req, absser.CreateUntypedNodeFromDiscriminatorValue,
+		abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+	if err != nil || res == nil {
+		return nil, err
+	}
+	obj, ok := res.(*absser.UntypedObject)
+	if !ok {
+		return nil, fmt.Errorf("graph answered with JSON that is not an object (%T)", res)
+	}
+	return obj.GetValue(), nil
+}
+
 // principal is the name Graph knows the target by: the Okta login when it is an address (Okta
-// logins usually are the UPN), the email otherwise.
+// logins usually are the UPN), the email otherwise. A UPN is always name@domain, which also
+// keeps the path segments "." and ".." out of the URL.
 func principal(t reset.Target) (string, error) {
 	switch {
 	case strings.Contains(t.Login, "@"):
 		return t.Login, nil
-	case t.Email != "":
+	case strings.Contains(t.Email, "@"):
 		return t.Email, nil
 	default:
 		return "", errors.New("no user principal name: the target has neither an address as login nor an email")
@@ -257,16 +297,16 @@ func wellKnownAuthority(authorityHost string) bool {
 // would otherwise retry 429 and 5xx itself (up to three times, sleeping on Retry-After) behind
 // the executor's back. The compression handler is left out too (its 415 fallback is a hidden
 // second request, and our calls carry no body), and so is the redirect handler: Go's client
-// follows redirects itself, dropping the Authorization header when the host changes.
+// follows redirects itself, dropping the Authorization header when the host changes. base's
+// transport stays underneath, so HTTPS_PROXY and NO_PROXY keep working.
 func graphHTTPClient(base *http.Client) *http.Client {
-	opts := msgraphsdk.GetDefaultClientOptions()
 	parent := base.Transport
 	if parent == nil {
 		parent = http.DefaultTransport
 	}
 	c := *base
 	c.Transport = khttp.NewCustomTransportWithParentTransport(parent,
-		msgraphcore.NewGraphTelemetryHandler(&opts),
+		msgraphcore.NewGraphTelemetryHandler(&msgraphcore.GraphClientOptions{}),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),

@@ -376,6 +376,12 @@ func TestAddressesReachGraphIntact(t *testing.T) {
 		{"plus and apostrophe", reset.Target{Login: "o'brien+ops@example.com"}, "o'brien+ops@example.com"},
 		{"hash, bang, caret and tilde", reset.Target{Login: "a#b!c^d~e@example.com"}, "a#b!c^d~e@example.com"},
 		{"login without @ uses the email", reset.Target{Login: "alice", Email: "alice.w@example.com"}, "alice.w@example.com"},
+		// Each of these would change the URL if it reached it unescaped: '/' and '..' climb to
+		// another path (Graph or a proxy resolves dot segments), '?' starts the query, '#' the
+		// fragment, '%' an escape.
+		{"slash and dot segments stay in the segment", reset.Target{Login: "../../me/x/..@example.com"}, "../../me/x/..@example.com"},
+		{"question mark and hash stay in the segment", reset.Target{Login: "a?$select=id#b@example.com"}, "a?$select=id#b@example.com"},
+		{"percent is not an escape", reset.Target{Login: "a%2F..%2Fb@example.com"}, "a%2F..%2Fb@example.com"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,7 +398,42 @@ func TestAddressesReachGraphIntact(t *testing.T) {
 			if got := srv.Revocations(tc.upn); got != 1 {
 				t.Errorf("revocations of %s = %d, want 1", tc.upn, got)
 			}
+			// One call each, on the user's own path: nothing was redirected, cut off or climbed.
+			want := map[string]string{
+				graphfake.OpLookup: "/v1.0/users/" + tc.upn,
+				graphfake.OpRevoke: "/v1.0/users/" + tc.upn + "/revokeSignInSessions",
+			}
+			var got []string
+			for _, c := range srv.Calls() {
+				if c.Op != graphfake.OpToken && c.Op != graphfake.OpOpenID {
+					got = append(got, c.Op)
+					if c.Path != want[c.Op] {
+						t.Errorf("%s reached path %q, want %q", c.Op, c.Path, want[c.Op])
+					}
+				}
+			}
+			if len(got) != 2 || got[0] != graphfake.OpLookup || got[1] != graphfake.OpRevoke {
+				t.Errorf("Graph calls = %v, want one lookup and one revoke", got)
+			}
 		})
+	}
+}
+
+// TestDotSegmentsNeverReachGraph: "." and ".." as a whole name would be resolved as a path
+// step by Graph or a proxy on the way, so they are refused before any call.
+func TestDotSegmentsNeverReachGraph(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{".", ".."} {
+		srv, p := start(t)
+		target := reset.Target{OktaID: "00u9", Login: name, Email: name}
+		for _, err := range []error{p.Lookup(context.Background(), target), p.Revoke(context.Background(), target)} {
+			if kind, _, _ := reset.Classify(err); kind != reset.Permanent || !strings.Contains(err.Error(), "no user principal name") {
+				t.Errorf("%q: error = %v (kind %v), want permanent naming the missing UPN", name, err, kind)
+			}
+		}
+		if n := len(srv.Calls()); n != 0 {
+			t.Errorf("%q: %d calls reached the fake, want none", name, n)
+		}
 	}
 }
 
