@@ -151,9 +151,9 @@ func (p *Provider) Revoke(ctx context.Context, t reset.Target) error {
 // app, its secret and its Graph permissions. It also warms the token cache for the first reset.
 func (p *Provider) Check(ctx context.Context) error {
 	req := abstractions.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abstractions.GET,
-		"{+baseurl}/users{?%24top,%24select}", map[string]string{})
-	req.QueryParameters["%24top"] = "1"
+		"{+baseurl}/users{?%24select,%24top}", map[string]string{})
 	req.QueryParametersAny["%24select"] = []any{"id"}
+	req.QueryParametersAny["%24top"] = "1"
 	_, err := p.send(ctx, req)
 	return classify(ctx, opCheck, "", err)
 }

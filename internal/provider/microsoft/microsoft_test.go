@@ -544,6 +544,63 @@ func notEntra(t *testing.T) string {
 	return srv.URL + "/"
 }
 
+// TestAnswersGraphWouldNotGive: a 2xx counts only when it is Graph's JSON, so a Graph URL that
+// reaches something else fails the check, and a revoke Graph answers false is a failure.
+func TestAnswersGraphWouldNotGive(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		call        func(*microsoft.Provider, context.Context) error
+		want        string
+	}{
+		{
+			name: "a web page where the user list should be", contentType: "text/html; charset=utf-8", body: "<html>Sign in to the proxy</html>",
+			call: (*microsoft.Provider).Check, want: "check microsoft 365: content type text/html",
+		},
+		{
+			name: "a list where an object should be", contentType: "application/json", body: "[]",
+			call: (*microsoft.Provider).Check, want: "check microsoft 365: graph answered with JSON that is not an object",
+		},
+		{
+			name: "revoke answered false", contentType: "application/json", body: `{"value":false}`,
+			call: func(p *microsoft.Provider, ctx context.Context) error { return p.Revoke(ctx, alice) },
+			want: "revoke microsoft 365 sessions for alice@example.com: graph answered false",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := graphfake.Start()
+			t.Cleanup(srv.Close)
+			var mu sync.Mutex
+			var got []string
+			standIn := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				got = append(got, r.Method+" "+r.URL.Path)
+				mu.Unlock()
+				w.Header().Set("Content-Type", tc.contentType)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			t.Cleanup(standIn.Close)
+			p := provider(t, srv, func(c *microsoft.Config) { c.GraphURL = standIn.URL + "/v1.0" })
+			err := tc.call(p, context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			if kind, _, _ := reset.Classify(err); kind != reset.Permanent {
+				t.Errorf("kind = %v, want permanent", kind)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 1 {
+				t.Errorf("Graph stand-in got %v, want one call", got)
+			}
+		})
+	}
+}
+
 // TestUnreachableIsRetryable: a token service that cannot be reached is worth another try.
 func TestUnreachableIsRetryable(t *testing.T) {
 	t.Parallel()
