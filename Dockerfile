@@ -6,8 +6,7 @@
 #   docker run --rm resetbot version
 #   docker run --rm resetbot demo
 #
-# The first build compiles msgraph-sdk-go, which takes several minutes and a few GB of memory;
-# the cache mounts below keep later builds fast.
+# The first build takes a few minutes; the cache mounts below keep later builds fast.
 
 ARG GO_VERSION=1.26
 

@@ -1,8 +1,8 @@
 // Package graphfake imitates the two Microsoft services resetbot talks to for Microsoft 365:
 // the Entra ID (Azure AD) v2.0 token service an app uses for the client-credential flow, and
 // the slice of Microsoft Graph v1.0 that looks users up and revokes their sign-in sessions. One
-// HTTPS server serves both, on different paths, so the real azidentity/MSAL and msgraph-sdk-go
-// run against it unchanged: AuthorityHost() is what AZURE_AUTHORITY_HOST points at, GraphURL()
+// HTTPS server serves both, on different paths, so the real azidentity/MSAL and the Graph SDK's
+// request adapter run against it unchanged: AuthorityHost() is what AZURE_AUTHORITY_HOST points at, GraphURL()
 // what MSGRAPH_API_URL points at.
 //
 // It imports neither of those SDKs: it speaks HTTP and JSON only, so packages that use it in
