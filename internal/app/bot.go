@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -60,9 +61,9 @@ func BuildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt B
 		logger.Warn("RESETBOT_REQUIRE_PEER_APPROVAL=false: a responder may approve their own request (a request about a responder or a protected person still needs someone else)",
 			"audit", "policy")
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := OpenStore(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("RESETBOT_DATABASE_URL: %w", err)
+		return nil, err
 	}
 	m := metrics.New()
 	httpClient := edge.Client(opt.Roots)
@@ -110,6 +111,19 @@ func BuildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt B
 	}
 	w.Warm(ctx, logger)
 	return &Service{Bot: b, Store: st, Metrics: m, Close: func() { _ = st.Close() }}, nil
+}
+
+// OpenStore opens the database cfg names: a URL that is wrong is a ConfigError, a database
+// that does not answer is not.
+func OpenStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if errors.Is(err, store.ErrBadURL) {
+		return nil, &ConfigError{fmt.Errorf("RESETBOT_DATABASE_URL: %w", err)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("RESETBOT_DATABASE_URL: %w", err)
+	}
+	return st, nil
 }
 
 // slogPrinter lets slack-go's Printf-style logger write through slog.

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/app"
 	"github.com/resetbot/resetbot/internal/config"
 	"github.com/resetbot/resetbot/internal/store"
 )
@@ -39,10 +40,10 @@ func (a *invocation) audit(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "resetbot audit: %v\n", err)
 		return exitUsage
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "resetbot audit: RESETBOT_DATABASE_URL: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(a.stderr, "resetbot audit: %v\n", err)
+		return exitFor(err)
 	}
 	defer st.Close()
 	f := store.Filter{Target: strings.TrimSpace(*target), RequestID: strings.TrimSpace(*request)}

@@ -150,7 +150,7 @@ func (a *invocation) resetFile(ctx context.Context, w *app.Wiring, sel reset.Sel
 		fmt.Fprintln(a.stderr, "resetbot reset: --file needs Okta to find people: set OKTA_ORG_URL")
 		return exitUsage
 	}
-	log := a.logger(verbose)
+	log := a.logger(w.Config, verbose)
 	log.Info("batch reset requested", "audit", "requested", "source", "cli", "people", len(people), "reason", reason)
 	// The wiring's limiter paces the resets, the Okta lookups and what Okta says is left of
 	// its window, all in one queue per system.

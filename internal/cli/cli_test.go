@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"os/exec"
 	"reflect"
@@ -719,5 +720,49 @@ func TestCommandLineResetIsInTheAuditLog(t *testing.T) {
 		if !strings.Contains(details, want) {
 			t.Errorf("audit details lack %q:\n%s", want, details)
 		}
+	}
+}
+
+// TestExitCodesSayWhoseFaultItIs: 2 is for the operator's usage and configuration only; a
+// database or a system that does not answer at startup is 1, with the cause.
+func TestExitCodesSayWhoseFaultItIs(t *testing.T) {
+	t.Parallel()
+	// A port nothing listens on: connections are refused at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"run with a database URL of an unknown kind", []string{"run"}, map[string]string{"RESETBOT_DATABASE_URL": "mysql://db/resetbot"}, exitUsage, "unsupported database URL scheme"},
+		{"audit with a database URL of an unknown kind", []string{"audit"}, map[string]string{"RESETBOT_DATABASE_URL": "mysql://db/resetbot"}, exitUsage, "unsupported database URL scheme"},
+		{"run with a database that does not answer", []string{"run"}, map[string]string{"RESETBOT_DATABASE_URL": "postgres://resetbot@" + closed + "/resetbot?connect_timeout=2"}, ExitFailed, "RESETBOT_DATABASE_URL"},
+		{"audit with a database that does not answer", []string{"audit"}, map[string]string{"RESETBOT_DATABASE_URL": "postgres://resetbot@" + closed + "/resetbot?connect_timeout=2"}, ExitFailed, "RESETBOT_DATABASE_URL"},
+		{"run with Okta not answering", []string{"run"}, map[string]string{"OKTA_ORG_URL": "https://" + closed}, ExitFailed, "RESETBOT_REQUESTER_GROUPS"},
+		{"run with a group Okta does not know", []string{"run"}, map[string]string{"RESETBOT_REQUESTER_GROUPS": "Nobody Here"}, exitUsage, `no Okta group is named or has the id "Nobody Here"`},
+		{"run with a bad setting", []string{"run"}, map[string]string{"RESETBOT_REQUEST_TTL": "soon"}, exitUsage, "RESETBOT_REQUEST_TTL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := cliWorld(t)
+			for k, v := range tt.env {
+				w.Set(k, v)
+			}
+			r := runCLI(t, w, tt.args...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, want %d and a message naming %q\n%s", r.code, tt.code, tt.want, r)
+			}
+			if w.Slack.Connections() != 0 {
+				t.Error("resetbot connected to Slack although it could not start")
+			}
+		})
 	}
 }

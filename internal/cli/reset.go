@@ -65,7 +65,7 @@ func (a *invocation) reset(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "resetbot reset: %v\n", err)
 		return exitUsage
 	}
-	log := a.logger(*verbose)
+	log := a.logger(w.Config, *verbose)
 
 	target, err := w.Directory.Find(ctx, who)
 	if err != nil {
@@ -206,11 +206,15 @@ func (a *invocation) printJSON(v any) int {
 	return exitOK
 }
 
-// logger writes decisions to stderr: warnings only, unless verbose.
-func (a *invocation) logger(verbose bool) *slog.Logger {
+// logger writes decisions to stderr: warnings only, unless RESETBOT_LOG_LEVEL or verbose asks
+// for more.
+func (a *invocation) logger(cfg config.Config, verbose bool) *slog.Logger {
 	level := slog.LevelWarn
+	if cfg.LogLevelSet {
+		level = cfg.LogLevel
+	}
 	if verbose {
-		level = slog.LevelInfo
+		level = min(level, slog.LevelInfo)
 	}
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }

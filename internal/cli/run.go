@@ -28,7 +28,8 @@ func (a *invocation) runBot(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
 		return exitUsage
 	}
-	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// RESETBOT_LOG_LEVEL=debug adds slack-go's own lines; info (the default) has every decision.
+	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	svc, err := app.BuildBot(ctx, cfg, logger, app.BotOptions{Replica: *replica, Lease: *lease, Roots: a.env.Roots})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
@@ -39,7 +40,7 @@ func (a *invocation) runBot(ctx context.Context, args []string) int {
 	if cfg.HTTPAddr != "" {
 		if f, err = app.StartFront(cfg, svc, logger); err != nil {
 			fmt.Fprintf(a.stderr, "resetbot run: %v\n", err)
-			return exitUsage
+			return exitFor(err) // a port already taken is not the configuration's fault
 		}
 	}
 	logger.Info("resetbot starting", "version", a.env.Version, "database", app.RedactURL(cfg.DatabaseURL))

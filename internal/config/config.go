@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -42,6 +43,10 @@ type Config struct {
 	AlertChannel string
 	OktaHook     OktaHook
 	Pace         Pace
+	// LogLevel is RESETBOT_LOG_LEVEL; LogLevelSet says whether it was given, so commands that
+	// are quiet by default stay quiet unless asked.
+	LogLevel    slog.Level
+	LogLevelSet bool
 }
 
 // Pace is how hard resetbot may press each provider. A rate is where a provider starts and
@@ -257,6 +262,7 @@ func load(r *reader) Config {
 	}
 	c.OktaHook = c.loadOktaHook(r)
 	c.Pace = loadPace(r)
+	c.LogLevel, c.LogLevelSet = r.level("RESETBOT_LOG_LEVEL")
 	return c
 }
 
@@ -549,6 +555,20 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// level reads a log level: debug, info, warn or error (default info).
+func (r *reader) level(key string) (slog.Level, bool) {
+	v := r.str(key)
+	if v == "" {
+		return slog.LevelInfo, false
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail("%s must be debug, info, warn or error, not %q", key, v)
+		return slog.LevelInfo, false
+	}
+	return l, true
 }
 
 func (r *reader) rate(key string, def float64) float64 {

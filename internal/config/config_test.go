@@ -45,6 +45,7 @@ func TestLoadRejectsHalfConfiguredSystemsNamingTheVariable(t *testing.T) {
 		{name: "bad url", env: map[string]string{"ZOOM_API_URL": "api.zoom.us"}, wantErr: []string{"ZOOM_API_URL is not a URL"}},
 		{name: "bad ttl", env: map[string]string{"RESETBOT_REQUEST_TTL": "soon"}, wantErr: []string{"RESETBOT_REQUEST_TTL must be a positive duration"}},
 		{name: "bad bool", env: map[string]string{"RESETBOT_REQUIRE_PEER_APPROVAL": "yes please"}, wantErr: []string{"RESETBOT_REQUIRE_PEER_APPROVAL must be true or false"}},
+		{name: "bad log level", env: map[string]string{"RESETBOT_LOG_LEVEL": "verbose"}, wantErr: []string{`RESETBOT_LOG_LEVEL must be debug, info, warn or error, not "verbose"`}},
 		{name: "bad protected policy", env: map[string]string{"RESETBOT_PROTECTED_POLICY": "allow"}, wantErr: []string{`RESETBOT_PROTECTED_POLICY must be refuse or approve, not "allow"`}},
 		{name: "every problem at once", env: map[string]string{"ZOOM_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"},
 			wantErr: []string{"ZOOM_ACCOUNT_ID", "AZURE_CLIENT_ID"}},

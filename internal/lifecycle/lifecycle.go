@@ -170,7 +170,7 @@ func (r *Runner) Run(ctx context.Context, req reset.Request, a Announcer) End {
 		jobs, whom = append(jobs, job), append(whom, t)
 	}
 
-	runCtx, stop := r.leased(ctx, req)
+	runCtx, stop := r.leased(reset.WithRequestLogger(ctx, log), req)
 	var mu sync.Mutex
 	var heardNow []reset.Outcome
 	record := func(t reset.Target, o reset.Outcome) {

@@ -2,7 +2,9 @@ package lifecycle_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resetbot/resetbot/internal/fake"
 	"github.com/resetbot/resetbot/internal/lifecycle"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
@@ -280,5 +283,38 @@ func TestWithoutAStoreARunStillSignsPeopleOut(t *testing.T) {
 	}
 	if a.events[len(a.events)-1] != "finished done" {
 		t.Errorf("announced %v", a.events)
+	}
+}
+
+func TestEveryLineOfARunNamesItsRequest(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	var logs fake.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	r.zoom.fail = map[string]error{"alice@example.com": reset.RetryableError(503, 0, "server_error", errors.New("503 service unavailable"))}
+	ex := reset.NewExecutor([]reset.Provider{r.okta, r.zoom}, reset.WithLogger(log),
+		reset.WithRetry(reset.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	runner := lifecycle.New(lifecycle.Config{Store: r.st, Executor: ex, Replica: "replica-1", Logger: log})
+	req := r.approved(t, runner, reset.Request{Target: r.alice})
+	runner.Run(t.Context(), req, &announcer{})
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		var line struct {
+			Msg     string `json:"msg"`
+			Request string `json:"request"`
+		}
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		seen[line.Msg] = true
+		if line.Request != req.ID {
+			t.Errorf("line %q names request %q; want %s", line.Msg, line.Request, req.ID)
+		}
+	}
+	for _, msg := range []string{"provider outcome", "retrying provider", "request approved", "request finished"} {
+		if !seen[msg] {
+			t.Errorf("no %q line in:\n%s", msg, logs.String())
+		}
 	}
 }

@@ -196,7 +196,7 @@ func (e *Executor) revoke(ctx context.Context, p Provider, t Target) Outcome {
 		o.Detail = err.Error()
 		o.Retryable = kind == Retryable
 	}
-	e.log.Info("provider outcome", "audit", "outcome", "provider", o.Provider, "target", t.Login,
+	e.logger(ctx).Info("provider outcome", "audit", "outcome", "provider", o.Provider, "target", t.Login,
 		"status", string(o.Status), "attempts", o.Attempts, "duration", o.Duration, "detail", o.Detail)
 	return o
 }
@@ -244,7 +244,7 @@ func (e *Executor) attempt(ctx context.Context, provider string, fn func(context
 		if e.observer != nil {
 			e.observer.Retried(provider, reason)
 		}
-		e.log.Info("retrying provider", "audit", "retry", "provider", provider, "attempt", n,
+		e.logger(ctx).Info("retrying provider", "audit", "retry", "provider", provider, "attempt", n,
 			"reason", reason, "wait", wait, "error", err.Error())
 		if paced {
 			continue // the limiter holds the next attempt until the provider's wait is over
@@ -253,6 +253,23 @@ func (e *Executor) attempt(ctx context.Context, provider string, fn func(context
 			return n, fmt.Errorf("%w (gave up: %v)", err, serr)
 		}
 	}
+}
+
+// loggerKey carries a request's own logger in a context.
+type loggerKey struct{}
+
+// WithRequestLogger makes the executor log the work done under ctx with log, which names the
+// request (its id), so every line about one reset can be found by that id.
+func WithRequestLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, log)
+}
+
+// logger is ctx's request logger, or the executor's own.
+func (e *Executor) logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return e.log
 }
 
 // backoff is capped exponential backoff with full jitter over its upper half, so replicas that

@@ -38,6 +38,10 @@ var (
 	// ErrLeaseLost is returned to a replica renewing or finishing a request that it no longer
 	// runs: another replica took it over, or it already ended.
 	ErrLeaseLost = errors.New("lease on request lost")
+	// ErrBadURL is matched by errors.Is when the database URL itself is wrong (empty, an
+	// unknown scheme, a PostgreSQL URL that does not parse): the operator's to fix, as opposed
+	// to a database that does not answer.
+	ErrBadURL = errors.New("bad database URL")
 	// ErrDuplicate is returned by Create when the request's id or event source is already
 	// stored: a re-delivered event must not start a second reset.
 	ErrDuplicate = errors.New("request already stored")
@@ -69,12 +73,12 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	)
 	switch {
 	case databaseURL == "":
-		return nil, errors.New("open store: no database URL or file path given")
+		return nil, fmt.Errorf("open store: no database URL or file path given: %w", ErrBadURL)
 	case strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://"):
 		s, err = openPostgres(ctx, databaseURL)
 	case hasScheme(databaseURL) && !strings.HasPrefix(databaseURL, "file:"):
 		// Never echo the URL: it may carry a password.
-		return nil, fmt.Errorf("open store: unsupported database URL scheme %q: use a file path, a file: URL or postgres://", scheme(databaseURL))
+		return nil, fmt.Errorf("open store: unsupported database URL scheme %q: use a file path, a file: URL or postgres:// (%w)", scheme(databaseURL), ErrBadURL)
 	default:
 		s, err = openSQLite(ctx, databaseURL)
 	}
@@ -185,7 +189,7 @@ func openPostgres(ctx context.Context, raw string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(raw)
 	if err != nil {
 		// pgx's parse errors redact the password; the URL itself is never printed.
-		return nil, fmt.Errorf("open postgres database: %w", err)
+		return nil, fmt.Errorf("open postgres database: %w: %w", ErrBadURL, err)
 	}
 	if u, err := url.Parse(raw); err == nil && !u.Query().Has("pool_max_conns") {
 		cfg.MaxConns = postgresMaxConns
