@@ -64,7 +64,7 @@ type Store interface {
 	AddApproval(ctx context.Context, id string, prior []reset.Actor, approver reset.Actor, now time.Time) (reset.Request, error)
 	Cancel(ctx context.Context, id string, by reset.Actor, now time.Time) (reset.Request, error)
 	ExpireDue(ctx context.Context, now time.Time) ([]reset.Request, error)
-	ReleaseLeases(ctx context.Context, owner string, now time.Time) error
+	ReleaseLeases(ctx context.Context, owner string) error
 }
 
 // Config is everything a Bot needs; internal/app builds it from the configuration.
@@ -254,7 +254,7 @@ func (b *Bot) shutdown(workCtx context.Context, cancelWork context.CancelFunc, g
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(workCtx), 5*time.Second)
 	defer cancel()
-	if err := b.cfg.Store.ReleaseLeases(ctx, b.cfg.Replica, b.now()); err != nil {
+	if err := b.cfg.Store.ReleaseLeases(ctx, b.cfg.Replica); err != nil {
 		b.log.Error("release leases", "error", err.Error())
 	}
 	if socketDone != nil {

@@ -238,8 +238,7 @@ func TestCommandLineBatchKeepsItsLeaseWhileItRuns(t *testing.T) {
 	go func() {
 		defer close(sweeping)
 		for ctx.Err() == nil {
-			now := time.Now()
-			got, err := replica.TakeOver(ctx, "bot-replica", now, now.Add(time.Minute))
+			got, err := replica.TakeOver(ctx, "bot-replica", time.Minute)
 			if err == nil {
 				taken.Add(int32(len(got)))
 			}
@@ -308,8 +307,7 @@ func TestInterruptedCommandLineBatchIsLeftForAReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer replica.Close()
-	now := time.Now()
-	got, err := replica.TakeOver(t.Context(), "bot-replica", now, now.Add(time.Minute))
+	got, err := replica.TakeOver(t.Context(), "bot-replica", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,7 +250,7 @@ func TestCommandLineBatchLeftRunningIsFinishedByTheBot(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Approved by a process whose lease has already lapsed.
-	if _, err := db.Approve(e.ctx, req.ID, req.Requester, now, "cli-4242", now.Add(-time.Second)); err != nil {
+	if _, err := db.Approve(e.ctx, req.ID, req.Requester, now, "cli-4242", -time.Second); err != nil {
 		t.Fatal(err)
 	}
 	_ = db.Close()

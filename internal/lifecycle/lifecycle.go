@@ -23,10 +23,11 @@ import (
 // Finish and TakeOver are compare-and-swaps on the request's state and lease: of any number of
 // replicas, exactly one runs a request at a time, and exactly one finishes it.
 type Store interface {
-	Approve(ctx context.Context, id string, approver reset.Actor, now time.Time, owner string, leaseUntil time.Time) (reset.Request, error)
-	RenewLease(ctx context.Context, id, owner string, until time.Time) error
-	ReleaseLease(ctx context.Context, id, owner string, now time.Time) error
-	TakeOver(ctx context.Context, owner string, now, until time.Time) ([]reset.Request, error)
+	// Leases are given for a duration and measured on the database's clock.
+	Approve(ctx context.Context, id string, approver reset.Actor, now time.Time, owner string, lease time.Duration) (reset.Request, error)
+	RenewLease(ctx context.Context, id, owner string, lease time.Duration) error
+	ReleaseLease(ctx context.Context, id, owner string) error
+	TakeOver(ctx context.Context, owner string, lease time.Duration) ([]reset.Request, error)
 	Outcomes(ctx context.Context, id string) ([]reset.Outcome, error)
 	PersonOutcomes(ctx context.Context, id string) (map[string][]reset.Outcome, error)
 	RecordOutcome(ctx context.Context, id string, o reset.Outcome) error
@@ -118,7 +119,7 @@ func (r *Runner) Replica() string { return r.cfg.Replica }
 // store.ErrConflict with the request as it now stands.
 func (r *Runner) Approve(ctx context.Context, req reset.Request, approver reset.Actor, detail string) (reset.Request, error) {
 	now := r.cfg.Now()
-	running, err := r.cfg.Store.Approve(ctx, req.ID, approver, now, r.cfg.Replica, now.Add(r.cfg.Lease))
+	running, err := r.cfg.Store.Approve(ctx, req.ID, approver, now, r.cfg.Replica, r.cfg.Lease)
 	if err != nil {
 		return running, err
 	}
@@ -130,8 +131,7 @@ func (r *Runner) Approve(ctx context.Context, req reset.Request, approver reset.
 // TakeOver claims the running requests whose lease lapsed (their replica died or stopped) and
 // puts each takeover on record; the caller runs them.
 func (r *Runner) TakeOver(ctx context.Context) ([]reset.Request, error) {
-	now := r.cfg.Now()
-	taken, err := r.cfg.Store.TakeOver(ctx, r.cfg.Replica, now, now.Add(r.cfg.Lease))
+	taken, err := r.cfg.Store.TakeOver(ctx, r.cfg.Replica, r.cfg.Lease)
 	for _, req := range taken {
 		r.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindTakenOver, Actor: reset.Actor{Name: r.cfg.Replica}, Target: AuditTarget(req),
 			Detail: "lease of " + req.LeaseOwner + " lapsed"})
@@ -308,7 +308,7 @@ func (r *Runner) leased(ctx context.Context, req reset.Request) (context.Context
 	go func() {
 		defer close(kept)
 		err := store.KeepLease(runCtx, r.cfg.Lease/3, func(ctx context.Context) error {
-			return r.cfg.Store.RenewLease(ctx, req.ID, r.cfg.Replica, r.cfg.Now().Add(r.cfg.Lease))
+			return r.cfg.Store.RenewLease(ctx, req.ID, r.cfg.Replica, r.cfg.Lease)
 		}, func(err error) { r.log(req).Warn("renew lease", "error", err.Error()) })
 		if errors.Is(err, store.ErrLeaseLost) {
 			close(lostLease)
@@ -340,7 +340,7 @@ func (r *Runner) release(ctx context.Context, req reset.Request) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.cfg.Store.ReleaseLease(ctx, req.ID, r.cfg.Replica, r.cfg.Now()); err != nil {
+	if err := r.cfg.Store.ReleaseLease(ctx, req.ID, r.cfg.Replica); err != nil {
 		r.log(req).Error("release lease", "error", err.Error())
 	}
 }

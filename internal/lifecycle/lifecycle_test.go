@@ -175,7 +175,7 @@ func TestATakenOverRunAsksOnlyWhatHasNotAnswered(t *testing.T) {
 	if err := r.st.RecordPersonOutcome(t.Context(), req.ID, r.alice.Key(), reset.Outcome{Provider: "okta", Status: reset.Revoked}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.st.ReleaseLease(t.Context(), req.ID, "replica-1", time.Now()); err != nil {
+	if err := r.st.ReleaseLease(t.Context(), req.ID, "replica-1"); err != nil {
 		t.Fatal(err)
 	}
 	second := r.openAnother("replica-2")
@@ -222,18 +222,44 @@ func TestAnInterruptedRunKeepsWhatHappenedAndHandsTheRestOver(t *testing.T) {
 	}
 }
 
+// stalled is a store whose renewals do not happen until resume is closed, as for a process
+// paused (a long GC, a frozen VM) past its lease.
+type stalled struct {
+	*store.Store
+	resume chan struct{}
+}
+
+func (s *stalled) RenewLease(ctx context.Context, id, owner string, lease time.Duration) error {
+	select {
+	case <-s.resume:
+		return s.Store.RenewLease(ctx, id, owner, lease)
+	default:
+		return nil
+	}
+}
+
 func TestARunWhoseLeaseIsTakenStopsWithoutFinishing(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	r.zoom.hold = map[string]bool{"alice@example.com": true}
 	r.zoom.reached = make(chan string, 1)
-	short := lifecycle.New(lifecycle.Config{Store: r.st, Executor: r.executor, Replica: "slow", Lease: 300 * time.Millisecond})
+	st := &stalled{Store: r.st, resume: make(chan struct{})}
+	short := lifecycle.New(lifecycle.Config{Store: st, Executor: r.executor, Replica: "slow", Lease: 300 * time.Millisecond})
 	req := r.approved(t, short, reset.Request{Target: r.alice})
 	go func() {
 		<-r.zoom.reached
-		// Another replica finds the lease lapsed (its clock ahead) and takes the request.
-		if _, err := r.st.TakeOver(context.Background(), "thief", time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)); err != nil {
-			t.Error(err)
+		// The lease lapses while the process is stalled; another replica takes the request.
+		for {
+			got, err := r.st.TakeOver(context.Background(), "thief", time.Hour)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if len(got) == 1 {
+				close(st.resume)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}()
 	a := &announcer{}
@@ -316,5 +342,32 @@ func TestEveryLineOfARunNamesItsRequest(t *testing.T) {
 		if !seen[msg] {
 			t.Errorf("no %q line in:\n%s", msg, logs.String())
 		}
+	}
+}
+
+func TestAReplicaWhoseClockRunsAheadDoesNotTakeOverALiveRun(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.zoom.hold = map[string]bool{"alice@example.com": true}
+	r.zoom.reached = make(chan string, 1)
+	short := lifecycle.New(lifecycle.Config{Store: r.st, Executor: r.executor, Replica: "live", Lease: 600 * time.Millisecond})
+	req := r.approved(t, short, reset.Request{Target: r.alice})
+	ctx, stop := context.WithCancel(t.Context())
+	ended := make(chan lifecycle.End, 1)
+	go func() { ended <- short.Run(ctx, req, &announcer{}) }()
+	<-r.zoom.reached
+	// An hour ahead: by its own clock every lease it sees has lapsed.
+	ahead := lifecycle.New(lifecycle.Config{Store: r.st, Executor: r.executor, Replica: "ahead", Lease: time.Minute,
+		Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	deadline := time.Now().Add(2 * time.Second) // several of the live run's renewals
+	for time.Now().Before(deadline) {
+		if taken, err := ahead.TakeOver(t.Context()); err != nil || len(taken) != 0 {
+			t.Fatalf("the replica ahead took over %v (%v) while the run renewed its lease", taken, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if end := <-ended; end.LeaseLost {
+		t.Errorf("the live run lost its lease: %+v", end)
 	}
 }

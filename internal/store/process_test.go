@@ -125,7 +125,7 @@ func TestApproveHelperProcess(t *testing.T) {
 		wg.Go(func() {
 			for i := range 30 {
 				id := fmt.Sprintf("r%02d", i)
-				_, err := s.Approve(ctx, id, reset.Actor{Name: owner}, t0, owner, t0.Add(time.Minute))
+				_, err := s.Approve(ctx, id, reset.Actor{Name: owner}, t0, owner, time.Minute)
 				switch {
 				case err == nil:
 					out.Lock()

@@ -79,15 +79,20 @@ func (s *Store) SetMessage(ctx context.Context, id, channel, ts string) error {
 
 // Approve moves a pending request to running, atomically: of any number of concurrent callers
 // (on any connection, replica or process) exactly one wins. The winner gets the request as it
-// now is, with approver and lease (owner, until leaseUntil) set. A request that is no longer
+// now is, with approver and lease (owner, for lease on the database's clock) set. A request that is no longer
 // pending, or whose ExpiresAt is not after now, is left alone: the caller gets ErrConflict
 // (also ErrExpired for an expired one) together with the request as it stands, to say e.g.
 // "already approved by X".
-func (s *Store) Approve(ctx context.Context, id string, approver reset.Actor, now time.Time, owner string, leaseUntil time.Time) (reset.Request, error) {
+func (s *Store) Approve(ctx context.Context, id string, approver reset.Actor, now time.Time, owner string, lease time.Duration) (reset.Request, error) {
 	who, err := json.Marshal(approver)
 	if err != nil {
 		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
 	}
+	clock, err := s.Clock(ctx)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("approve request %s: %w", id, err)
+	}
+	leaseUntil := clock.Add(lease)
 	r, err := scanRequest(s.db.QueryRowContext(ctx, `UPDATE requests
 		SET state = 'running', approver = $2, lease_owner = $3, lease_until = $4, updated_at = $5
 		WHERE id = $1 AND state = 'pending' AND (expires_at IS NULL OR expires_at > $5)
@@ -282,46 +287,77 @@ func (s *Store) Finish(ctx context.Context, id, owner string, final reset.State,
 	return s.leaseChanged(ctx, res, err, "finish request "+id, id)
 }
 
-// RenewLease extends owner's lease on a running request to until. ErrLeaseLost means another
-// replica took the request over (or it ended): the caller must stop working on it.
-func (s *Store) RenewLease(ctx context.Context, id, owner string, until time.Time) error {
+// Leases are measured on the database's clock, never a replica's: a replica whose clock runs
+// ahead must not see another's live lease as lapsed. PostgreSQL's now() is that clock; an
+// SQLite file lives on one host, whose clock every process on it shares.
+
+// Clock is the database's time.
+func (s *Store) Clock(ctx context.Context) (time.Time, error) {
+	if s.backend == SQLite {
+		return time.Now().UTC(), nil
+	}
+	var now time.Time
+	if err := s.db.QueryRowContext(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("read the database's clock: %w", err)
+	}
+	return now.UTC(), nil
+}
+
+// RenewLease extends owner's lease on a running request to lease from now on the database's
+// clock. ErrLeaseLost means another replica took the request over (or it ended): the caller
+// must stop working on it.
+func (s *Store) RenewLease(ctx context.Context, id, owner string, lease time.Duration) error {
+	now, err := s.Clock(ctx)
+	if err != nil {
+		return fmt.Errorf("renew lease on request %s: %w", id, err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $3
 		WHERE id = $1 AND state = 'running' AND lease_owner = $2`,
-		id, owner, s.at(until))
+		id, owner, s.at(now.Add(lease)))
 	return s.leaseChanged(ctx, res, err, "renew lease on request "+id, id)
 }
 
-// TakeOver gives owner every running request whose lease lapsed (LeaseUntil at or before now:
-// its replica died or shut down) with a lease until until, and returns them. Replicas racing
-// to take over each get a disjoint share: every request is taken by exactly one.
-func (s *Store) TakeOver(ctx context.Context, owner string, now, until time.Time) ([]reset.Request, error) {
+// TakeOver gives owner every running request whose lease lapsed on the database's clock (its
+// replica died or shut down) with a lease of its own, and returns them. Replicas racing to take
+// over each get a disjoint share: every request is taken by exactly one.
+func (s *Store) TakeOver(ctx context.Context, owner string, lease time.Duration) ([]reset.Request, error) {
+	now, err := s.Clock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("take over lapsed requests for %s: %w", owner, err)
+	}
 	got, err := s.queryRequests(ctx, `UPDATE requests SET lease_owner = $1, lease_until = $3, updated_at = $2
 		WHERE state = 'running' AND (lease_until IS NULL OR lease_until <= $2)
-		RETURNING `+requestColumns, owner, s.at(now), s.at(until))
+		RETURNING `+requestColumns, owner, s.at(now), s.at(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("take over lapsed requests for %s: %w", owner, err)
 	}
 	return got, nil
 }
 
-// ReleaseLeases ends owner's leases at now, for a graceful shutdown: its running requests can
-// be taken over at once instead of when the leases would have run out. Owner keeps them until
+// ReleaseLeases ends owner's leases now, for a graceful shutdown: its running requests can be
+// taken over at once instead of when the leases would have run out. Owner keeps them until
 // another replica takes them.
-func (s *Store) ReleaseLeases(ctx context.Context, owner string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $2, updated_at = $2
-		WHERE state = 'running' AND lease_owner = $1`, owner, s.at(now))
+func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
+	now, err := s.Clock(ctx)
+	if err == nil {
+		_, err = s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $2, updated_at = $2
+			WHERE state = 'running' AND lease_owner = $1`, owner, s.at(now))
+	}
 	if err != nil {
 		return fmt.Errorf("release leases of %s: %w", owner, err)
 	}
 	return nil
 }
 
-// ReleaseLease ends owner's lease on one running request at now, so another replica takes it
+// ReleaseLease ends owner's lease on one running request now, so another replica takes it
 // over at once: the run was cut short (a command interrupted with Ctrl-C). Owner keeps the
 // request until then.
-func (s *Store) ReleaseLease(ctx context.Context, id, owner string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $3, updated_at = $3
-		WHERE id = $1 AND state = 'running' AND lease_owner = $2`, id, owner, s.at(now))
+func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
+	now, err := s.Clock(ctx)
+	if err == nil {
+		_, err = s.db.ExecContext(ctx, `UPDATE requests SET lease_until = $3, updated_at = $3
+			WHERE id = $1 AND state = 'running' AND lease_owner = $2`, id, owner, s.at(now))
+	}
 	if err != nil {
 		return fmt.Errorf("release lease on request %s: %w", id, err)
 	}

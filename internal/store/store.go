@@ -5,8 +5,10 @@
 //
 // Every contested change is a single conditional UPDATE (a compare-and-swap on the state or
 // lease columns), so duplicates are harmless: of any number of concurrent callers, on any
-// connection or process, exactly one changes a row and the others see that they did not. No
-// statement reads the database clock: callers pass now, so tests control time.
+// connection or process, exactly one changes a row and the others see that they did not.
+// Leases are measured on the database's clock (Clock), so replicas whose clocks disagree still
+// agree on whose lease has lapsed; everything else takes now from the caller, so tests control
+// expiry.
 package store
 
 import (

@@ -248,7 +248,7 @@ func testApproveExactlyOnce(t *testing.T, db database) {
 		wg.Go(func() {
 			<-start
 			who := reset.Actor{SlackID: fmt.Sprintf("U%02d", i), OktaLogin: fmt.Sprintf("approver%02d@example.com", i)}
-			r, err := s.Approve(context.Background(), "r1", who, t0.Add(time.Minute), fmt.Sprintf("replica-%02d", i), t0.Add(2*time.Minute))
+			r, err := s.Approve(context.Background(), "r1", who, t0.Add(time.Minute), fmt.Sprintf("replica-%02d", i), time.Minute)
 			results[i] = result{who, r, err}
 		})
 	}
@@ -281,10 +281,11 @@ func testApproveExactlyOnce(t *testing.T, db database) {
 		}
 	}
 	got := get(t, stores[0], "r1")
-	if got.State != reset.Running || got.Approver != winner || got.LeaseOwner != "replica-"+winner.SlackID[1:] ||
-		got.LeaseUntil != t0.Add(2*time.Minute) || got.UpdatedAt != t0.Add(time.Minute) {
-		t.Errorf("stored request: %s approved by %v, lease %s until %v, updated %v; want running, %v, replica-%s until %v, updated %v",
-			got.State, got.Approver, got.LeaseOwner, got.LeaseUntil, got.UpdatedAt, winner, winner.SlackID[1:], t0.Add(2*time.Minute), t0.Add(time.Minute))
+	// The lease runs a minute on the database's clock, whatever the approver's clock said.
+	if lease := time.Until(got.LeaseUntil); got.State != reset.Running || got.Approver != winner || got.LeaseOwner != "replica-"+winner.SlackID[1:] ||
+		lease <= 0 || lease > time.Minute || got.UpdatedAt != t0.Add(time.Minute) {
+		t.Errorf("stored request: %s approved by %v, lease %s until %v, updated %v; want running, %v, replica-%s for a minute from now, updated %v",
+			got.State, got.Approver, got.LeaseOwner, got.LeaseUntil, got.UpdatedAt, winner, winner.SlackID[1:], t0.Add(time.Minute))
 	}
 }
 
@@ -293,7 +294,7 @@ func testRefusals(t *testing.T, db database) {
 	abe := reset.Actor{SlackID: "U2", OktaLogin: "abe@example.com"}
 	expiry := t0.Add(15 * time.Minute)
 	approve := func(s *Store, now time.Time) (reset.Request, error) {
-		return s.Approve(ctx, "r1", abe, now, "replica-1", now.Add(time.Minute))
+		return s.Approve(ctx, "r1", abe, now, "replica-1", time.Minute)
 	}
 	cancel := func(s *Store, now time.Time) (reset.Request, error) { return s.Cancel(ctx, "r1", abe, now) }
 	tests := []struct {
@@ -404,7 +405,7 @@ func testExpireDueOnce(t *testing.T, db database) {
 	running := pending("running")
 	running.ExpiresAt = t0.Add(time.Minute)
 	create(t, s, later, never, running)
-	if _, err := s.Approve(ctx, "running", reset.Actor{SlackID: "U2"}, t0, "replica-1", t0.Add(time.Hour)); err != nil {
+	if _, err := s.Approve(ctx, "running", reset.Actor{SlackID: "U2"}, t0, "replica-1", time.Hour); err != nil {
 		t.Fatalf("Approve: %v", err)
 	}
 
@@ -532,7 +533,7 @@ func testLeases(t *testing.T, db database) {
 	ctx := context.Background()
 	s := open(t, db(t))
 	create(t, s, pending("r1"))
-	if _, err := s.Approve(ctx, "r1", reset.Actor{SlackID: "U2"}, t0, "a", t0.Add(time.Minute)); err != nil {
+	if _, err := s.Approve(ctx, "r1", reset.Actor{SlackID: "U2"}, t0, "a", time.Minute); err != nil {
 		t.Fatalf("Approve: %v", err)
 	}
 	steps := []struct {
@@ -540,20 +541,22 @@ func testLeases(t *testing.T, db database) {
 		do   func() error
 		want error
 	}{
-		{"owner renews", func() error { return s.RenewLease(ctx, "r1", "a", t0.Add(2*time.Minute)) }, nil},
+		{"owner renews", func() error { return s.RenewLease(ctx, "r1", "a", time.Hour) }, nil},
 		{"takeover before the renewed lease lapses takes nothing", func() error {
-			return tookOver(ctx, s, "b", t0.Add(90*time.Second), t0.Add(3*time.Minute), nil)
+			return tookOver(ctx, s, "b", time.Hour, nil)
 		}, nil},
+		// The owner stalls: its last renewal is already over by the database's clock.
+		{"a lapsing renewal", func() error { return s.RenewLease(ctx, "r1", "a", -time.Second) }, nil},
 		{"takeover after it lapsed takes it", func() error {
-			return tookOver(ctx, s, "b", t0.Add(3*time.Minute), t0.Add(4*time.Minute), []string{"r1"})
+			return tookOver(ctx, s, "b", time.Hour, []string{"r1"})
 		}, nil},
-		{"the old owner's renewal is refused", func() error { return s.RenewLease(ctx, "r1", "a", t0.Add(5*time.Minute)) }, ErrLeaseLost},
+		{"the old owner's renewal is refused", func() error { return s.RenewLease(ctx, "r1", "a", time.Hour) }, ErrLeaseLost},
 		{"the old owner cannot finish", func() error { return s.Finish(ctx, "r1", "a", reset.StateDone, t0.Add(3*time.Minute)) }, ErrLeaseLost},
 		{"a final state is required", func() error { return s.Finish(ctx, "r1", "b", reset.Running, t0.Add(3*time.Minute)) }, nil},
 		{"the new owner finishes", func() error { return s.Finish(ctx, "r1", "b", reset.StatePartial, t0.Add(4*time.Minute)) }, nil},
-		{"a finished request's lease cannot be renewed", func() error { return s.RenewLease(ctx, "r1", "b", t0.Add(5*time.Minute)) }, ErrLeaseLost},
+		{"a finished request's lease cannot be renewed", func() error { return s.RenewLease(ctx, "r1", "b", time.Hour) }, ErrLeaseLost},
 		{"nor finished twice", func() error { return s.Finish(ctx, "r1", "b", reset.StateDone, t0.Add(5*time.Minute)) }, ErrLeaseLost},
-		{"a missing request has no lease", func() error { return s.RenewLease(ctx, "r-missing", "b", t0) }, ErrNotFound},
+		{"a missing request has no lease", func() error { return s.RenewLease(ctx, "r-missing", "b", time.Hour) }, ErrNotFound},
 	}
 	for _, st := range steps {
 		err := st.do()
@@ -575,15 +578,20 @@ func testLeases(t *testing.T, db database) {
 	}
 }
 
-// tookOver runs TakeOver and checks it returned exactly want, now owned by owner.
-func tookOver(ctx context.Context, s *Store, owner string, now, until time.Time, want []string) error {
-	got, err := s.TakeOver(ctx, owner, now, until)
+// tookOver runs TakeOver and checks it returned exactly want, now owned by owner for lease
+// on the database's clock.
+func tookOver(ctx context.Context, s *Store, owner string, lease time.Duration, want []string) error {
+	before, err := s.Clock(ctx)
+	if err != nil {
+		return err
+	}
+	got, err := s.TakeOver(ctx, owner, lease)
 	if err != nil {
 		return err
 	}
 	for _, r := range got {
-		if r.LeaseOwner != owner || r.LeaseUntil != until || r.State != reset.Running {
-			return fmt.Errorf("took over %s: owner %q until %v in state %s, want %q until %v, running", r.ID, r.LeaseOwner, r.LeaseUntil, r.State, owner, until)
+		if r.LeaseOwner != owner || r.LeaseUntil.Before(before.Add(lease).Truncate(precision)) || r.State != reset.Running {
+			return fmt.Errorf("took over %s: owner %q until %v in state %s, want %q for %v from %v, running", r.ID, r.LeaseOwner, r.LeaseUntil, r.State, owner, lease, before)
 		}
 	}
 	if ids := requestIDs(got); !slices.Equal(ids, want) {
@@ -599,19 +607,20 @@ func testTakeOverOnce(t *testing.T, db database) {
 	for i := range 20 {
 		id := fmt.Sprintf("r%02d", i)
 		create(t, stores[0], pending(id))
-		if _, err := stores[0].Approve(ctx, id, reset.Actor{SlackID: "U2"}, t0, "dead", t0.Add(time.Minute)); err != nil {
+		// Approved by a replica whose lease has already lapsed.
+		if _, err := stores[0].Approve(ctx, id, reset.Actor{SlackID: "U2"}, t0, "dead", -time.Second); err != nil {
 			t.Fatalf("Approve %s: %v", id, err)
 		}
 		lapsed = append(lapsed, id)
 	}
-	now, until := t0.Add(5*time.Minute), t0.Add(6*time.Minute)
 	owners := map[string]string{} // request → replica that says it took it
+	untils := map[string]time.Time{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, s := range stores {
 		wg.Go(func() {
 			owner := fmt.Sprintf("replica-%d", i)
-			got, err := s.TakeOver(ctx, owner, now, until)
+			got, err := s.TakeOver(ctx, owner, time.Hour)
 			if err != nil {
 				t.Errorf("TakeOver: %v", err)
 				return
@@ -622,7 +631,7 @@ func testTakeOverOnce(t *testing.T, db database) {
 				if prev, ok := owners[r.ID]; ok {
 					t.Errorf("%s was taken over by both %s and %s", r.ID, prev, owner)
 				}
-				owners[r.ID] = owner
+				owners[r.ID], untils[r.ID] = owner, r.LeaseUntil
 			}
 		})
 	}
@@ -631,8 +640,8 @@ func testTakeOverOnce(t *testing.T, db database) {
 		t.Errorf("%d of %d lapsed requests were taken over", len(owners), len(lapsed))
 	}
 	for _, id := range lapsed {
-		if got := get(t, stores[0], id); got.LeaseOwner != owners[id] || got.LeaseUntil != until {
-			t.Errorf("%s is leased to %q until %v, but %q said it took it until %v", id, got.LeaseOwner, got.LeaseUntil, owners[id], until)
+		if got := get(t, stores[0], id); got.LeaseOwner != owners[id] || got.LeaseUntil != untils[id] {
+			t.Errorf("%s is leased to %q until %v, but %q said it took it until %v", id, got.LeaseOwner, got.LeaseUntil, owners[id], untils[id])
 		}
 	}
 }
@@ -642,18 +651,17 @@ func testReleaseLeases(t *testing.T, db database) {
 	s := open(t, db(t))
 	for id, owner := range map[string]string{"a1": "a", "a2": "a", "b1": "b"} {
 		create(t, s, pending(id))
-		if _, err := s.Approve(ctx, id, reset.Actor{SlackID: "U2"}, t0, owner, t0.Add(time.Hour)); err != nil {
+		if _, err := s.Approve(ctx, id, reset.Actor{SlackID: "U2"}, t0, owner, time.Hour); err != nil {
 			t.Fatalf("Approve %s: %v", id, err)
 		}
 	}
-	now := t0.Add(time.Minute)
-	if err := tookOver(ctx, s, "c", now, now.Add(time.Minute), nil); err != nil {
+	if err := tookOver(ctx, s, "c", time.Minute, nil); err != nil {
 		t.Fatalf("before the release: %v", err)
 	}
-	if err := s.ReleaseLeases(ctx, "a", now); err != nil {
+	if err := s.ReleaseLeases(ctx, "a"); err != nil {
 		t.Fatalf("ReleaseLeases: %v", err)
 	}
-	got, err := s.TakeOver(ctx, "c", now, now.Add(time.Minute))
+	got, err := s.TakeOver(ctx, "c", time.Minute)
 	if err != nil {
 		t.Fatalf("TakeOver: %v", err)
 	}
@@ -662,8 +670,8 @@ func testReleaseLeases(t *testing.T, db database) {
 	if !slices.Equal(ids, []string{"a1", "a2"}) {
 		t.Errorf("after a released its leases, c took over %v, want [a1 a2]", ids)
 	}
-	if b1 := get(t, s, "b1"); b1.LeaseOwner != "b" || b1.LeaseUntil != t0.Add(time.Hour) {
-		t.Errorf("b1 is leased to %q until %v, want b's lease untouched", b1.LeaseOwner, b1.LeaseUntil)
+	if b1 := get(t, s, "b1"); b1.LeaseOwner != "b" || time.Until(b1.LeaseUntil) < 50*time.Minute {
+		t.Errorf("b1 is leased to %q until %v, want b's hour-long lease untouched", b1.LeaseOwner, b1.LeaseUntil)
 	}
 }
 
