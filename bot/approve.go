@@ -7,6 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/resetbot/resetbot/internal/lifecycle"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
 )
@@ -169,6 +170,12 @@ func (b *Bot) sweep(ctx context.Context) {
 			defer b.wg.Done()
 			b.execute(ctx, r, "resumed after interruption")
 		}()
+	}
+	// An end stored but never told (its replica died in between) gets its summary now.
+	if err := b.runner.AnnounceUnannounced(ctx, func(r reset.Request) lifecycle.Announcer {
+		return &cardRun{b: b, ctx: ctx, names: b.cfg.Executor.Names()}
+	}); err != nil {
+		b.log.Warn("claim unannounced requests", "error", err.Error())
 	}
 }
 

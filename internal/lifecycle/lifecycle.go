@@ -32,7 +32,9 @@ type Store interface {
 	PersonOutcomes(ctx context.Context, id string) (map[string][]reset.Outcome, error)
 	RecordOutcome(ctx context.Context, id string, o reset.Outcome) error
 	RecordPersonOutcome(ctx context.Context, id, person string, o reset.Outcome) error
-	Finish(ctx context.Context, id, owner string, final reset.State, now time.Time) error
+	Finish(ctx context.Context, id, owner string, final reset.State, now time.Time, announce time.Duration) error
+	Announced(ctx context.Context, id, owner string, now time.Time) error
+	ClaimUnannounced(ctx context.Context, owner string, lease time.Duration) ([]reset.Request, error)
 	Append(ctx context.Context, e store.Event) error
 }
 
@@ -229,11 +231,11 @@ func (r *Runner) Run(ctx context.Context, req reset.Request, a Announcer) End {
 
 	end.Final = tally.Final()
 	if err := r.finish(ctx, req, end.Final); err != nil {
+		// Not stored, so not told: whoever runs the request next finds every answer stored
+		// and finishes it without asking any system again.
 		log.Error("finish request", "error", err.Error())
-		if errors.Is(err, store.ErrLeaseLost) {
-			end.Stopped, end.LeaseLost = true, true
-			return end
-		}
+		end.Stopped, end.LeaseLost = true, errors.Is(err, store.ErrLeaseLost)
+		return end
 	}
 	req.State = reset.State(end.Final)
 	r.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindFinished, Actor: req.Approver, Target: AuditTarget(req), Detail: finishedDetail(req, end)})
@@ -242,15 +244,74 @@ func (r *Runner) Run(ctx context.Context, req reset.Request, a Announcer) End {
 		r.cfg.Finished(end.Final, heardNow)
 	}
 	a.Finished(req, end)
+	r.announced(ctx, req)
 	return end
 }
 
-// finish stores req's end, if there is a store.
+// AnnounceUnannounced claims the finished requests whose end nobody told (their replica died
+// between storing the end and telling it) and tells each through the announcer announcer
+// gives, from what the store holds: nothing is run again.
+func (r *Runner) AnnounceUnannounced(ctx context.Context, announcer func(reset.Request) Announcer) error {
+	claimed, err := r.cfg.Store.ClaimUnannounced(ctx, r.cfg.Replica, r.cfg.Lease)
+	for _, req := range claimed {
+		r.log(req).Warn("telling the end of a request whose replica stopped before it did", "audit", "announced_late", "state", string(req.State))
+		a := announcer(req)
+		done := r.stored(ctx, req)
+		a.Started(req, done)
+		tally := reset.NewTally(r.cfg.Executor.Names())
+		for _, t := range req.People() {
+			tally.Add(done[t.Key()])
+			a.Person(t, reset.Result{Job: reset.Job{Target: t}, Outcomes: done[t.Key()]}, false)
+		}
+		a.Finished(req, End{Final: reset.Final(req.State), Tally: tally})
+		r.announced(ctx, req)
+	}
+	return err
+}
+
+// finish stores req's end, if there is a store, trying again while the store does not answer;
+// it gives up only when ctx ends or the lease is lost. The end is announced only once stored.
 func (r *Runner) finish(ctx context.Context, req reset.Request, final reset.Final) error {
 	if r.cfg.Store == nil {
 		return nil
 	}
-	return r.cfg.Store.Finish(ctx, req.ID, r.cfg.Replica, reset.State(final), r.cfg.Now())
+	return r.persist(ctx, req, "finish request", func(ctx context.Context) error {
+		return r.cfg.Store.Finish(ctx, req.ID, r.cfg.Replica, reset.State(final), r.cfg.Now(), r.cfg.Lease)
+	})
+}
+
+// announced records that req's end was told, trying again while the store does not answer.
+func (r *Runner) announced(ctx context.Context, req reset.Request) {
+	if r.cfg.Store == nil {
+		return
+	}
+	if err := r.persist(ctx, req, "record the announcement", func(ctx context.Context) error {
+		return r.cfg.Store.Announced(ctx, req.ID, r.cfg.Replica, r.cfg.Now())
+	}); err != nil {
+		r.log(req).Error("record the announcement", "error", err.Error())
+	}
+}
+
+// persist calls write until it succeeds, waiting a little longer each time (up to 5 s) while
+// the store does not answer. It stops at once on an answer no retry changes (the lease is
+// lost, the request is gone), and when ctx ends.
+func (r *Runner) persist(ctx context.Context, req reset.Request, what string, write func(context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := write(ctx)
+		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
+			return err
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			r.log(req).Warn(what+": the store did not take it; trying again", "attempt", attempt, "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up: %w)", err, context.Cause(ctx))
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // stored is what earlier runs of req stored, by person key.
@@ -273,17 +334,18 @@ func (r *Runner) stored(ctx context.Context, req reset.Request) map[string][]res
 	return map[string][]reset.Outcome{req.Target.Key(): had}
 }
 
-// store keeps one answer and puts it on record.
+// store keeps one answer, trying again while the store does not answer: an answer that is
+// not stored would be asked again by whoever finishes the request.
 func (r *Runner) store(ctx context.Context, req reset.Request, t reset.Target, o reset.Outcome) {
 	if r.cfg.Store == nil {
 		return
 	}
-	var err error
-	if req.Batch() {
-		err = r.cfg.Store.RecordPersonOutcome(ctx, req.ID, t.Key(), o)
-	} else {
-		err = r.cfg.Store.RecordOutcome(ctx, req.ID, o)
-	}
+	err := r.persist(ctx, req, "record outcome", func(ctx context.Context) error {
+		if req.Batch() {
+			return r.cfg.Store.RecordPersonOutcome(ctx, req.ID, t.Key(), o)
+		}
+		return r.cfg.Store.RecordOutcome(ctx, req.ID, o)
+	})
 	if err != nil {
 		r.log(req).Error("record outcome", "person", t.Login, "provider", o.Provider, "error", err.Error())
 	}

@@ -371,3 +371,84 @@ func TestAReplicaWhoseClockRunsAheadDoesNotTakeOverALiveRun(t *testing.T) {
 		t.Errorf("the live run lost its lease: %+v", end)
 	}
 }
+
+// down is a store whose Finish fails, as a database that went away does, until ctx ends.
+type down struct{ *store.Store }
+
+func (d down) Finish(context.Context, string, string, reset.State, time.Time, time.Duration) error {
+	return errors.New("dial tcp 10.0.0.5:5432: connect: connection refused")
+}
+
+func TestAnEndThatCouldNotBeStoredIsNotToldAndNotRunAgain(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	dying := lifecycle.New(lifecycle.Config{Store: down{r.st}, Executor: r.executor, Replica: "dying", Lease: time.Second})
+	req := r.approved(t, dying, reset.Request{Target: r.alice})
+	ctx, die := context.WithTimeout(t.Context(), 500*time.Millisecond) // it retries until it dies
+	defer die()
+	a := &announcer{}
+	end := dying.Run(ctx, req, a)
+	if !end.Stopped || slices.ContainsFunc(a.events, func(e string) bool { return strings.HasPrefix(e, "finished") }) {
+		t.Fatalf("end %+v, announced %v: an end that was not stored must not be told", end, a.events)
+	}
+	if n := len(r.okta.calls()) + len(r.zoom.calls()); n != 2 {
+		t.Fatalf("%d sign-outs; want one per system", n)
+	}
+	// Another replica takes the request over once the lease lapses: every answer is stored,
+	// so it asks nobody again, finishes, and tells the end once.
+	next := r.openAnother("next")
+	var taken []reset.Request
+	for deadline := time.Now().Add(10 * time.Second); len(taken) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var err error
+		if taken, err = next.TakeOver(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(taken) != 1 {
+		t.Fatal("the request was never taken over")
+	}
+	b := &announcer{}
+	if end := next.Run(t.Context(), taken[0], b); end.Final != reset.Done {
+		t.Errorf("end = %+v", end)
+	}
+	if n := len(r.okta.calls()) + len(r.zoom.calls()); n != 2 {
+		t.Errorf("%d sign-outs after the takeover; a request whose answers are all stored is not run again", n)
+	}
+	if got := strings.Join(b.events, "|"); got != "started|finished done" {
+		t.Errorf("the takeover announced %s; want the end told once", got)
+	}
+	if got, _ := r.st.Get(t.Context(), req.ID); got.AnnouncedAt.IsZero() {
+		t.Error("the end is not marked told")
+	}
+}
+
+func TestAnEndStoredButNeverToldIsToldByAnotherReplica(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	req := r.approved(t, r.runner, reset.Request{Target: reset.Target{DisplayName: "2 people"}, Targets: []reset.Target{r.alice, r.bob}})
+	for _, p := range []reset.Target{r.alice, r.bob} {
+		for _, sys := range []string{"okta", "zoom"} {
+			if err := r.st.RecordPersonOutcome(t.Context(), req.ID, p.Key(), reset.Outcome{Provider: sys, Status: reset.Revoked}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Its replica stored the end and died before telling it.
+	if err := r.st.Finish(t.Context(), req.ID, "replica-1", reset.StateDone, time.Now(), -time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a := &announcer{}
+	if err := r.openAnother("next").AnnounceUnannounced(t.Context(), func(reset.Request) lifecycle.Announcer { return a }); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(a.events, "|"); got != "started|finished done" || len(a.people) != 2 {
+		t.Errorf("told %s for %d people; want the end once, with both people", got, len(a.people))
+	}
+	if n := len(r.okta.calls()) + len(r.zoom.calls()); n != 0 {
+		t.Errorf("%d sign-outs; telling an end runs nothing", n)
+	}
+	again := &announcer{}
+	if err := r.openAnother("third").AnnounceUnannounced(t.Context(), func(reset.Request) lifecycle.Announcer { return again }); err != nil || len(again.events) != 0 {
+		t.Errorf("told again: %v, %v", again.events, err)
+	}
+}

@@ -88,6 +88,8 @@ type Request struct {
 	// Note says on the card why the request is as it is, e.g. why an Okta event did not
 	// reset at once.
 	Note string
+	// AnnouncedAt is when the request's end was told (the summary posted); zero until then.
+	AnnouncedAt time.Time
 }
 
 // People is everyone the request signs out: a batch's people, or its one target.

@@ -17,7 +17,7 @@ import (
 const requestColumns = `id, source, target_okta_id, target_login, target_email, target_name, target_status,
 	reason, requester, approver, channel, message_ts, plan, providers, state,
 	created_at, expires_at, updated_at, lease_owner, lease_until, targets,
-	approvals, cancelled_by, note`
+	approvals, cancelled_by, note, announced_at`
 
 // Create stores a new request. The caller chooses its ID (random and unguessable: it travels
 // in Slack button values). A request whose ID, or whose event Source ("okta-event:<uuid>"), is
@@ -42,12 +42,12 @@ func (s *Store) Create(ctx context.Context, r reset.Request) error {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
 		ON CONFLICT DO NOTHING`,
 		r.ID, r.Source, r.Target.OktaID, r.Target.Login, r.Target.Email, r.Target.DisplayName, r.Target.Status,
 		r.Reason, enc[0], enc[1], r.Channel, r.MessageTS, enc[2], enc[3], string(r.State),
 		s.at(r.CreatedAt), s.at(r.ExpiresAt), s.at(r.UpdatedAt), r.LeaseOwner, s.at(r.LeaseUntil), enc[4],
-		enc[5], enc[6], r.Note)
+		enc[5], enc[6], r.Note, s.at(r.AnnouncedAt))
 	if err != nil {
 		return fmt.Errorf("create request %s for %s: %w", r.ID, r.Target, err)
 	}
@@ -271,20 +271,61 @@ func (s *Store) scanOutcomes(ctx context.Context, id, query string, each func(pe
 	return nil
 }
 
-// Finish ends a running request in final (done, partial or failed) and clears its lease. Only
-// the lease owner may: anyone else gets ErrLeaseLost, and so does an owner whose request
-// another replica took over or that already ended.
-func (s *Store) Finish(ctx context.Context, id, owner string, final reset.State, now time.Time) error {
+// Finish ends a running request in final (done, partial or failed). Only the lease owner may:
+// anyone else gets ErrLeaseLost, and so does an owner whose request another replica took over
+// or that already ended. The owner keeps the request, for announce on the database's clock,
+// to tell people its end and then call Announced; should it die first, ClaimUnannounced hands
+// the telling to another replica once that lapses.
+func (s *Store) Finish(ctx context.Context, id, owner string, final reset.State, now time.Time, announce time.Duration) error {
 	switch final {
 	case reset.StateDone, reset.StatePartial, reset.StateFailed:
 	default:
 		return fmt.Errorf("finish request %s: %q is not a final state (want done, partial or failed)", id, final)
 	}
+	clock, err := s.Clock(ctx)
+	if err != nil {
+		return fmt.Errorf("finish request %s: %w", id, err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE requests
-		SET state = $3, lease_owner = '', lease_until = NULL, updated_at = $4
+		SET state = $3, lease_until = $5, updated_at = $4
 		WHERE id = $1 AND state = 'running' AND lease_owner = $2`,
-		id, owner, string(final), s.at(now))
+		id, owner, string(final), s.at(now), s.at(clock.Add(announce)))
 	return s.leaseChanged(ctx, res, err, "finish request "+id, id)
+}
+
+// Announced records that owner told people the end of a finished request, and gives up the
+// request. ErrLeaseLost means another replica claimed the telling (this one stalled past its
+// lease) or it was already told.
+func (s *Store) Announced(ctx context.Context, id, owner string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE requests SET announced_at = $3, lease_owner = '', lease_until = NULL
+		WHERE id = $1 AND lease_owner = $2 AND announced_at IS NULL AND state IN ('done', 'partial', 'failed')`,
+		id, owner, s.at(now))
+	if err != nil {
+		return fmt.Errorf("record the announcement of request %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record the announcement of request %s: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("record the announcement of request %s: %w", id, ErrLeaseLost)
+	}
+	return nil
+}
+
+// ClaimUnannounced gives owner, for lease on the database's clock, every finished request
+// whose end nobody told: its finisher died between storing the end and announcing it. Of
+// replicas racing, each request goes to exactly one.
+func (s *Store) ClaimUnannounced(ctx context.Context, owner string, lease time.Duration) ([]reset.Request, error) {
+	now, err := s.Clock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claim unannounced requests for %s: %w", owner, err)
+	}
+	got, err := s.queryRequests(ctx, `UPDATE requests SET lease_owner = $1, lease_until = $3
+		WHERE state IN ('done', 'partial', 'failed') AND announced_at IS NULL AND (lease_until IS NULL OR lease_until <= $2)
+		RETURNING `+requestColumns, owner, s.at(now), s.at(now.Add(lease)))
+	if err != nil {
+		return nil, fmt.Errorf("claim unannounced requests for %s: %w", owner, err)
+	}
+	return got, nil
 }
 
 // Leases are measured on the database's clock, never a replica's: a replica whose clock runs
@@ -474,7 +515,7 @@ func scanRequest(row scanner) (reset.Request, error) {
 	err := row.Scan(&r.ID, &r.Source, &r.Target.OktaID, &r.Target.Login, &r.Target.Email, &r.Target.DisplayName, &r.Target.Status,
 		&r.Reason, &requester, &approver, &r.Channel, &r.MessageTS, &plan, &providers, &r.State,
 		stamp{&r.CreatedAt}, stamp{&r.ExpiresAt}, stamp{&r.UpdatedAt}, &r.LeaseOwner, stamp{&r.LeaseUntil}, &targets,
-		&approvals, &cancelledBy, &r.Note)
+		&approvals, &cancelledBy, &r.Note, stamp{&r.AnnouncedAt})
 	if err != nil {
 		return reset.Request{}, err
 	}

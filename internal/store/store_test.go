@@ -47,6 +47,7 @@ func testStore(t *testing.T, db database) {
 		{"leases renew, are lost to a takeover and end at finish", testLeases},
 		{"racing takeovers take each lapsed request once", testTakeOverOnce},
 		{"released leases are taken over at once", testReleaseLeases},
+		{"an end nobody told is claimed by exactly one replica", testUnannouncedEndsAreClaimedOnce},
 		{"the audit log refuses changes", testAuditAppendOnly},
 		{"audit filters select events", testAuditFilters},
 		{"a stored event source is refused as duplicate", testDuplicateSource},
@@ -551,11 +552,15 @@ func testLeases(t *testing.T, db database) {
 			return tookOver(ctx, s, "b", time.Hour, []string{"r1"})
 		}, nil},
 		{"the old owner's renewal is refused", func() error { return s.RenewLease(ctx, "r1", "a", time.Hour) }, ErrLeaseLost},
-		{"the old owner cannot finish", func() error { return s.Finish(ctx, "r1", "a", reset.StateDone, t0.Add(3*time.Minute)) }, ErrLeaseLost},
-		{"a final state is required", func() error { return s.Finish(ctx, "r1", "b", reset.Running, t0.Add(3*time.Minute)) }, nil},
-		{"the new owner finishes", func() error { return s.Finish(ctx, "r1", "b", reset.StatePartial, t0.Add(4*time.Minute)) }, nil},
+		{"the old owner cannot finish", func() error { return s.Finish(ctx, "r1", "a", reset.StateDone, t0.Add(3*time.Minute), time.Hour) }, ErrLeaseLost},
+		{"a final state is required", func() error { return s.Finish(ctx, "r1", "b", reset.Running, t0.Add(3*time.Minute), time.Hour) }, nil},
+		{"the new owner finishes", func() error { return s.Finish(ctx, "r1", "b", reset.StatePartial, t0.Add(4*time.Minute), time.Hour) }, nil},
+		{"nobody claims its end while the owner is telling it", func() error { return claimed(ctx, s, "c", nil) }, nil},
+		{"only the owner marks it told", func() error { return s.Announced(ctx, "r1", "c", t0.Add(4*time.Minute)) }, ErrLeaseLost},
+		{"the owner marks it told", func() error { return s.Announced(ctx, "r1", "b", t0.Add(4*time.Minute)) }, nil},
+		{"a told end is not claimed", func() error { return claimed(ctx, s, "c", nil) }, nil},
 		{"a finished request's lease cannot be renewed", func() error { return s.RenewLease(ctx, "r1", "b", time.Hour) }, ErrLeaseLost},
-		{"nor finished twice", func() error { return s.Finish(ctx, "r1", "b", reset.StateDone, t0.Add(5*time.Minute)) }, ErrLeaseLost},
+		{"nor finished twice", func() error { return s.Finish(ctx, "r1", "b", reset.StateDone, t0.Add(5*time.Minute), time.Hour) }, ErrLeaseLost},
 		{"a missing request has no lease", func() error { return s.RenewLease(ctx, "r-missing", "b", time.Hour) }, ErrNotFound},
 	}
 	for _, st := range steps {
@@ -572,9 +577,60 @@ func testLeases(t *testing.T, db database) {
 		}
 	}
 	got := get(t, s, "r1")
-	if got.State != reset.StatePartial || got.LeaseOwner != "" || !got.LeaseUntil.IsZero() || got.UpdatedAt != t0.Add(4*time.Minute) {
-		t.Errorf("finished request: %s, lease %q until %v, updated %v; want partial, no lease, updated %v",
-			got.State, got.LeaseOwner, got.LeaseUntil, got.UpdatedAt, t0.Add(4*time.Minute))
+	if got.State != reset.StatePartial || got.LeaseOwner != "" || !got.LeaseUntil.IsZero() || got.UpdatedAt != t0.Add(4*time.Minute) ||
+		got.AnnouncedAt != t0.Add(4*time.Minute) {
+		t.Errorf("finished request: %s, lease %q until %v, updated %v, announced %v; want partial, no lease, updated and announced %v",
+			got.State, got.LeaseOwner, got.LeaseUntil, got.UpdatedAt, got.AnnouncedAt, t0.Add(4*time.Minute))
+	}
+}
+
+// claimed runs ClaimUnannounced and checks it returned exactly want.
+func claimed(ctx context.Context, s *Store, owner string, want []string) error {
+	got, err := s.ClaimUnannounced(ctx, owner, time.Minute)
+	if err != nil {
+		return err
+	}
+	if ids := requestIDs(got); !slices.Equal(ids, want) {
+		return fmt.Errorf("claimed %v, want %v", ids, want)
+	}
+	return nil
+}
+
+func testUnannouncedEndsAreClaimedOnce(t *testing.T, db database) {
+	ctx := context.Background()
+	stores := replicas(t, db(t), 4)
+	s := stores[0]
+	create(t, s, pending("r1"), pending("r2"))
+	for _, id := range []string{"r1", "r2"} {
+		if _, err := s.Approve(ctx, id, reset.Actor{SlackID: "U2"}, t0, "dead", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// r1's replica stored its end and died before telling it: its announcement lease lapsed.
+	if err := s.Finish(ctx, "r1", "dead", reset.StateDone, t0, -time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// r2's replica stored its end and is telling it now.
+	if err := s.Finish(ctx, "r2", "dead", reset.StateDone, t0, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	var wg sync.WaitGroup
+	for i, st := range stores {
+		wg.Go(func() {
+			c, err := st.ClaimUnannounced(ctx, fmt.Sprintf("replica-%d", i), time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, requestIDs(c)...)
+		})
+	}
+	wg.Wait()
+	if !slices.Equal(got, []string{"r1"}) {
+		t.Errorf("claimed %v; want r1 once, and not r2 whose replica is telling it", got)
 	}
 }
 
