@@ -21,6 +21,8 @@ const (
 	KindOutcome   = "outcome"
 	KindFinished  = "finished"
 	KindTakenOver = "taken_over"
+	// KindEvent is how an Okta event ended: done (with its request), ignored or failed.
+	KindEvent = "event"
 )
 
 // Event is one line of the audit log: who did what to whom, when and why.

@@ -167,6 +167,29 @@ func (s *Store) Cancel(ctx context.Context, id string, by reset.Actor, now time.
 	return r, nil
 }
 
+// Withdraw cancels a pending request that never reached anyone (its card could not be posted)
+// and frees its event source, so the same Okta event can make its request again once Slack
+// takes cards again: an event counts as consumed only when its card or reset exists.
+func (s *Store) Withdraw(ctx context.Context, id string, by reset.Actor, now time.Time) (reset.Request, error) {
+	who, err := json.Marshal(by)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("withdraw request %s: %w", id, err)
+	}
+	r, err := scanRequest(s.db.QueryRowContext(ctx, `UPDATE requests
+		SET state = 'cancelled', cancelled_by = $2, updated_at = $3, announced_at = $3,
+			source = CASE WHEN source IN ('', 'slack', 'cli') THEN source ELSE source || ':withdrawn:' || id END
+		WHERE id = $1 AND state = 'pending'
+		RETURNING `+requestColumns,
+		id, string(who), s.at(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.refuse(ctx, "withdraw", id, now)
+	}
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("withdraw request %s: %w", id, err)
+	}
+	return r, nil
+}
+
 // ExpireDue moves every pending request whose ExpiresAt is at or before now to expired and
 // returns the ones this call changed. Replicas may sweep at once: each request is expired by
 // exactly one of them, so each expiry is announced once.
