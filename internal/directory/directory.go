@@ -53,13 +53,14 @@ type Directory struct {
 	limiter Limiter
 }
 
-// Limiter paces the directory's Okta calls (package pace implements it). Wait is called
-// before every call and returns an error only when ctx ends first; every nil Wait is followed
-// by exactly one Done with the call's classified error, a 429 included, so the limiter can
-// pause the queue for as long as Okta asked.
+// Limiter paces the directory's Okta calls (package pace implements it). Admit is called
+// before every call, under the call's context, and returns an error only when ctx ends first;
+// otherwise the done it returns is called exactly once with the call's classified error, a
+// 429 included, so the limiter can pause the queue for as long as Okta asked. A limiter that
+// bounds calls in flight frees the call's place at done or when ctx ends, whichever is first:
+// the SDK sends a service app's token request without ctx, so a call can outlive its deadline.
 type Limiter interface {
-	Wait(ctx context.Context, provider string) error
-	Done(provider string, err error)
+	Admit(ctx context.Context, provider string) (done func(error), err error)
 }
 
 // Option configures a Directory.
@@ -264,12 +265,13 @@ func (d *Directory) call(ctx context.Context, what string, request func() (*okta
 		return classify(what, resp, err)
 	}
 	for n := 1; ; n++ {
-		if err := d.limiter.Wait(ctx, Provider); err != nil {
+		done, err := d.limiter.Admit(ctx, Provider)
+		if err != nil {
 			return fmt.Errorf("%s: waiting for Okta's rate limit: %w", what, err)
 		}
 		resp, err := request()
 		err = classify(what, resp, err)
-		d.limiter.Done(Provider, err)
+		done(err)
 		if _, _, reason := reset.Classify(err); err == nil || reason != "rate_limited" || n >= maxRateLimited {
 			return err
 		}

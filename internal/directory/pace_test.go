@@ -72,24 +72,25 @@ type recorder struct {
 	done    []string // each Done's reason, "ok" for nil
 }
 
-func (r *recorder) Wait(ctx context.Context, provider string) error {
+func (r *recorder) Admit(ctx context.Context, provider string) (func(error), error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if provider != directory.Provider {
-		return fmt.Errorf("paced as %q, want %q", provider, directory.Provider)
+		return nil, fmt.Errorf("paced as %q, want %q", provider, directory.Provider)
 	}
 	r.waits++
-	return r.waitErr
-}
-
-func (r *recorder) Done(provider string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	reason := "ok"
-	if err != nil {
-		_, _, reason = reset.Classify(err)
+	if r.waitErr != nil {
+		return nil, r.waitErr
 	}
-	r.done = append(r.done, reason)
+	return func(err error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		reason := "ok"
+		if err != nil {
+			_, _, reason = reset.Classify(err)
+		}
+		r.done = append(r.done, reason)
+	}, nil
 }
 
 func pacedSetup(t *testing.T, l directory.Limiter) (*oktafake.Server, *directory.Directory, oktafake.User) {
@@ -175,6 +176,6 @@ func TestAnEndedWaitSendsNothing(t *testing.T) {
 		t.Errorf("calls reaching Okta = %d, want none", got)
 	}
 	if len(rec.done) != 0 {
-		t.Errorf("Done called %v after a failed Wait", rec.done)
+		t.Errorf("done called %v after a refused Admit", rec.done)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/resetbot/resetbot/internal/reset"
@@ -131,8 +132,8 @@ type bucket struct {
 	successes int
 	window    window
 	slots     chan struct{}
-	// inflight counts requests let through and not yet Done; slots also holds those still
-	// waiting for a token, which the provider has not counted.
+	// inflight counts requests let through whose slot has not gone back (see Admit); slots
+	// also holds those still waiting for a token, which the provider has not counted.
 	inflight int
 }
 
@@ -180,11 +181,56 @@ func (l *Limiter) bucket(provider string) *bucket {
 	return b
 }
 
-// Wait blocks until provider may be sent one more request: a slot in flight is free, no 429
-// pause is running and the bucket holds a token. Every nil return must be followed by exactly
-// one Done for the same provider. It returns ctx's cause when ctx ends first.
-func (l *Limiter) Wait(ctx context.Context, provider string) error {
+// Admit blocks until provider may be sent one more request: a slot in flight is free, no 429
+// pause is running and the bucket holds a token. It returns ctx's cause when ctx ends first.
+//
+// Otherwise it returns done, which the caller calls once with the request's error when the
+// request ends (see Done for what the error does). The request's slot goes back at done or
+// when ctx ends, whichever comes first: a request whose SDK ignores ctx, or that hangs, must
+// not keep its provider's slot past the deadline it was admitted under, or Concurrency such
+// requests would stop every later one. A done that comes after ctx ended frees nothing more,
+// but its error still counts (a late 429 still pauses the queue).
+func (l *Limiter) Admit(ctx context.Context, provider string) (done func(error), err error) {
 	b := l.bucket(provider)
+	if err := l.acquire(ctx, b); err != nil {
+		return nil, err
+	}
+	var (
+		released atomic.Bool
+		reported sync.Once
+	)
+	release := func() {
+		if released.CompareAndSwap(false, true) {
+			l.free(b)
+		}
+	}
+	stop := context.AfterFunc(ctx, release)
+	return func(err error) {
+		stop()
+		reported.Do(func() { l.report(b, err) })
+		release()
+	}, nil
+}
+
+// Wait is Admit for a caller that reports with Done instead of keeping a done: the slot it
+// takes is held until Done, however long that is, so a request that may hang goes through
+// Admit. Every nil return must be followed by exactly one Done for the same provider.
+func (l *Limiter) Wait(ctx context.Context, provider string) error {
+	return l.acquire(ctx, l.bucket(provider))
+}
+
+// Done reports how a request Wait let through ended, and gives its slot back. A rate-limit
+// answer pauses the provider's queue until the wait it asked for (or Config.Pause) and lowers
+// the rate, once per pause however many requests in flight hit it; anything else counts
+// towards raising the rate again, since only a 429 says the pace was too high.
+func (l *Limiter) Done(provider string, err error) {
+	b := l.bucket(provider)
+	l.report(b, err)
+	l.free(b)
+}
+
+// acquire takes a slot in flight for one request, then waits for a token (see Admit).
+func (l *Limiter) acquire(ctx context.Context, b *bucket) error {
 	select {
 	case b.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -200,6 +246,15 @@ func (l *Limiter) Wait(ctx context.Context, provider string) error {
 			return err
 		}
 	}
+}
+
+// free gives back the slot of a request let through: it is no longer in flight. The answer
+// is taken in (report) before, so a request waiting for the slot sees the pause a 429 starts.
+func (l *Limiter) free(b *bucket) {
+	l.mu.Lock()
+	b.inflight = max(b.inflight-1, 0)
+	l.mu.Unlock()
+	<-b.slots
 }
 
 // take spends a token when one is there and returns 0, or returns how long to wait before
@@ -282,16 +337,10 @@ func (l *Limiter) ObserveWindow(provider string, limit, remaining int, resetAt t
 	b.window = window{left: left, end: resetAt}
 }
 
-// Done reports how the request Wait let through ended. A rate-limit answer pauses the
-// provider's queue until the wait it asked for (or Config.Pause) and lowers the rate, once
-// per pause however many requests in flight hit it; anything else counts towards raising the
-// rate again, since only a 429 says the pace was too high.
-func (l *Limiter) Done(provider string, err error) {
-	b := l.bucket(provider)
-	<-b.slots
+// report takes in how a request ended, as Done describes.
+func (l *Limiter) report(b *bucket, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b.inflight = max(b.inflight-1, 0)
 	_, wait, reason := reset.Classify(err)
 	if err == nil || reason != "rate_limited" {
 		b.successes++

@@ -348,3 +348,67 @@ func TestQueuedRequestsDoNotShrinkAnAnnouncedWindow(t *testing.T) {
 	l.Done("okta", nil)
 	l.Done("okta", nil)
 }
+
+// admitted waits until l admits one request to provider and returns its done.
+func admitted(ctx context.Context, t *testing.T, l *pace.Limiter, provider string) func(error) {
+	t.Helper()
+	done, err := l.Admit(ctx, provider)
+	if err != nil {
+		t.Fatalf("Admit(%s) = %v, want a request let through", provider, err)
+	}
+	return done
+}
+
+// TestAnEndedContextGivesItsSlotBack: a request whose context ends without an answer (a hung
+// call, or an SDK that ignores ctx) gives its slot back then, so it cannot stop later requests;
+// its done, when it comes at last, gives back nothing more.
+func TestAnEndedContextGivesItsSlotBack(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	l := pace.New(pace.Config{Rate: 1000, Burst: 10, Concurrency: 2}, pace.WithClock(c))
+	var hung []func(error)
+	for range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		hung = append(hung, admitted(ctx, t, l, "okta"))
+		cancel() // the call's deadline passed; it has not answered
+	}
+	// Nothing but the ended contexts can free a slot here; the timeout only keeps a failing
+	// test from hanging.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	live := []func(error){admitted(ctx, t, l, "okta"), admitted(ctx, t, l, "okta")}
+	for _, done := range hung {
+		done(nil) // the hung calls answer at last
+	}
+	// A slot freed twice would let this one through at once.
+	short, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelShort()
+	if _, err := l.Admit(short, "okta"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a fifth request while two live ones hold both slots: Admit = %v, want it held until ctx ended", err)
+	}
+	// In flight are the two live requests: 23 left less the reserve (2) and the other one
+	// in flight is 20 over 5 s.
+	l.ObserveWindow("okta", 0, 23, c.Now().Add(5*time.Second))
+	if got := l.Rate("okta"); got < 3.99 || got > 4.01 {
+		t.Errorf("rate %.2f/s, want 4/s: exactly the two live requests are in flight", got)
+	}
+	for _, done := range live {
+		done(nil)
+	}
+}
+
+// TestALateAnswerStillCounts: a 429 that arrives after its request's context ended still
+// pauses the queue, since the provider said it.
+func TestALateAnswerStillCounts(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	l := pace.New(pace.Config{Rate: 10, Burst: 1, Concurrency: 1}, pace.WithClock(c))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := admitted(ctx, t, l, "zoom")
+	cancel()
+	done(limited(time.Minute))
+	admitted(context.Background(), t, l, "zoom")(nil)
+	if got := c.total(); got != time.Minute {
+		t.Errorf("the next request waited %v, want the minute the late 429 asked for", got)
+	}
+}

@@ -50,12 +50,13 @@ type Executor struct {
 	limiter   Limiter
 }
 
-// Limiter paces the requests of a batch per provider (package pace implements it). Wait is
-// called before every attempt, lookup or revoke, and Done after it with the attempt's error;
-// a nil Wait is always followed by exactly one Done.
+// Limiter paces the requests of a batch per provider (package pace implements it). Admit is
+// called before every attempt, lookup or revoke, under the attempt's context; when it lets
+// the attempt through, the done it returns is called exactly once with the attempt's error.
+// A limiter that bounds attempts in flight frees the attempt's place at done or when ctx
+// ends, whichever is first, so an attempt that outlives its deadline holds no one up.
 type Limiter interface {
-	Wait(ctx context.Context, provider string) error
-	Done(provider string, err error)
+	Admit(ctx context.Context, provider string) (done func(error), err error)
 }
 
 // Observer hears about every attempt and retry; metrics hang off it. It must not block.
@@ -209,14 +210,15 @@ func (e *Executor) attempt(ctx context.Context, provider string, fn func(context
 	spent := 0
 	for n := 1; ; n++ {
 		if e.limiter != nil {
-			if werr := e.limiter.Wait(ctx, provider); werr != nil {
+			done, werr := e.limiter.Admit(ctx, provider)
+			if werr != nil {
 				if err == nil {
 					return n - 1, fmt.Errorf("%s: waiting for the rate limit: %w", provider, werr)
 				}
 				return n - 1, fmt.Errorf("%w (gave up: %v)", err, werr)
 			}
 			err = fn(ctx)
-			e.limiter.Done(provider, err)
+			done(err)
 		} else {
 			err = fn(ctx)
 		}

@@ -15,23 +15,21 @@ type recordingLimiter struct {
 	mu    sync.Mutex
 	waits int
 	done  []error
-	fail  error // when set, Wait refuses with it
+	fail  error // when set, Admit refuses with it
 }
 
-func (l *recordingLimiter) Wait(ctx context.Context, _ string) error {
+func (l *recordingLimiter) Admit(ctx context.Context, _ string) (func(error), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail != nil {
-		return l.fail
+		return nil, l.fail
 	}
 	l.waits++
-	return nil
-}
-
-func (l *recordingLimiter) Done(_ string, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.done = append(l.done, err)
+	return func(err error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.done = append(l.done, err)
+	}, nil
 }
 
 func TestLimiterPacesEveryAttempt(t *testing.T) {
