@@ -1,5 +1,5 @@
 // Package fake holds what every fake system shares: faults a test programs (latency, N
-// failures, rate limits) and a record of the calls that reached the fake. Each subpackage
+// failures, rate limits, hangs) and a record of the calls that reached the fake. Each subpackage
 // speaks one system's wire format over real HTTP, so the real SDKs are what is under test.
 package fake
 
@@ -22,6 +22,11 @@ type Fault struct {
 	Message string
 	// Delay is waited before answering (or before serving normally when Status is zero).
 	Delay time.Duration
+	// Hang holds the call, instead of Delay and any latency, until its client gives up or the
+	// test calls Release for its op: a system that took the request and never answers. A
+	// released call is then answered as the rest of the fault says. httptest's Close waits
+	// for calls in progress, so a test that leaves clients waiting releases them first.
+	Hang bool
 }
 
 // Call is one request that reached a fake.
@@ -45,6 +50,8 @@ type Script struct {
 	limits map[string]int
 	served map[string][]time.Time
 	now    func() time.Time
+	// released is closed by Release to end, per op, the holds of the calls that have arrived.
+	released map[string]chan struct{}
 }
 
 // SetRateLimit makes op enforce a limit of perSecond calls in any sliding second, as the
@@ -97,7 +104,8 @@ func (s *Script) limited(op string, now time.Time) (Fault, bool) {
 	return Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {fmt.Sprint(secs)}}}, true
 }
 
-// SetLatency makes every call of op wait d before it is served ("" means every op).
+// SetLatency makes every call of op wait d before it is served ("" means every op). The wait
+// ends early when the client gives up or Release is called for the call's op.
 func (s *Script) SetLatency(op string, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,9 +133,32 @@ func (s *Script) FailTimes(op string, n int, f Fault) {
 	}
 }
 
-// Next records a call of op and returns the fault to apply (zero Fault when none) and the
-// latency to wait before serving. Fakes call it first in every handler.
-func (s *Script) Next(r *http.Request, op string) (Fault, time.Duration) {
+// Release ends the holds of the calls of op that have arrived, hung ones (Fault.Hang) and
+// those waiting out a latency alike: each is then answered as scripted. Later calls are held
+// as scripted again. Release("") releases the calls of every op.
+func (s *Script) Release(op string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, ch := range s.released {
+		if op == "" || name == op {
+			close(ch)
+			delete(s.released, name)
+		}
+	}
+}
+
+// Arrival is how the Script treats one call: the fault to answer with (zero when the call is
+// served normally), and how long to hold the call first.
+type Arrival struct {
+	Fault Fault
+	wait  time.Duration
+	// released ends the hold when Release is called for the call's op.
+	released <-chan struct{}
+}
+
+// Arrive records a call of op and returns how to treat it; the handler then calls Hold.
+// Fakes call it first in every handler.
+func (s *Script) Arrive(r *http.Request, op string) Arrival {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -142,20 +173,59 @@ func (s *Script) Next(r *http.Request, op string) (Fault, time.Duration) {
 	} else if lf, ok := s.limited(op, now); ok {
 		f = lf
 	}
-	return f, wait + f.Delay
+	if s.released == nil {
+		s.released = map[string]chan struct{}{}
+	}
+	ch, ok := s.released[op]
+	if !ok {
+		ch = make(chan struct{})
+		s.released[op] = ch
+	}
+	return Arrival{Fault: f, wait: wait + f.Delay, released: ch}
 }
 
-// Play is what a fake's handler does first: record the call of op, wait its latency, and for
-// a scripted fault put the fault's headers on w (the fake then writes its system's own error
-// body). It returns the fault, zero when the call is served normally, and false when the
-// client went away while waiting.
+// Hold waits as scripted: for a hung call until Release, else for its latency and the
+// fault's Delay, ending early at Release. It reports false when the client went away first,
+// and the handler then writes nothing. It holds no lock, so other calls go on meanwhile.
+func (a Arrival) Hold(r *http.Request) bool {
+	var timeout <-chan time.Time
+	if !a.Fault.Hang {
+		if a.wait <= 0 {
+			return true
+		}
+		t := time.NewTimer(a.wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-timeout:
+		return true
+	case <-a.released:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// Next records a call of op and returns the fault to apply (zero Fault when none) and the
+// latency to wait before serving. It holds nothing: fakes use Arrive and Hold, or Play,
+// which also hang a call and let Release end a hold.
+func (s *Script) Next(r *http.Request, op string) (Fault, time.Duration) {
+	a := s.Arrive(r, op)
+	return a.Fault, a.wait
+}
+
+// Play is what a fake's handler does first: record the call of op, hold it as scripted, and
+// for a scripted fault put the fault's headers on w (the fake then writes its system's own
+// error body). It returns the fault, zero when the call is served normally, and false when
+// the client went away while the call was held.
 func (s *Script) Play(w http.ResponseWriter, r *http.Request, op string) (Fault, bool) {
-	f, wait := s.Next(r, op)
-	if !Wait(r, wait) {
+	a := s.Arrive(r, op)
+	if !a.Hold(r) {
 		return Fault{}, false
 	}
-	f.SetHeaders(w)
-	return f, true
+	a.Fault.SetHeaders(w)
+	return a.Fault, true
 }
 
 // SetHeaders puts the fault's headers on w.
@@ -186,19 +256,7 @@ func (s *Script) Count(op string) int {
 }
 
 // Wait sleeps d unless the request's context ends first; it reports whether to go on.
-func Wait(r *http.Request, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
+func Wait(r *http.Request, d time.Duration) bool { return Arrival{wait: d}.Hold(r) }
 
 // Roots returns a pool trusting the certificate of TLS fakes started with httptest (they all
 // share httptest's built-in certificate), for clients built with edge.Client.

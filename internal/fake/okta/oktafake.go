@@ -348,7 +348,8 @@ func (s *Server) Unrouted() []string {
 // answer) and applies the Script: a programmed fault, the latency. It reports whether the
 // handler should go on serving.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
-	f, wait := s.Next(r, op)
+	a := s.Arrive(r, op)
+	f := a.Fault
 	if f.Status == 0 {
 		// Okta counts a request when it arrives, so the Remaining an answer announces is as of
 		// then, and a request beyond the limit is refused at once, not after the work.
@@ -357,9 +358,9 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
 			writeError(w, http.StatusTooManyRequests, code, summary)
 			return false
 		}
-		return fake.Wait(r, wait)
+		return a.Hold(r)
 	}
-	if !fake.Wait(r, wait) {
+	if !a.Hold(r) {
 		return false
 	}
 	f.SetHeaders(w)

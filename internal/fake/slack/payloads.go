@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/resetbot/resetbot/internal/fake"
 )
 
 // Slack's limits on a response_url: five replies within thirty minutes.
@@ -324,10 +322,11 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"ok": false, "error": "internal_error"})
 		}
 	}()
-	f, wait := s.Next(r, op)
-	if !fake.Wait(r, wait) {
+	a := s.Arrive(r, op)
+	if !a.Hold(r) {
 		return
 	}
+	f := a.Fault
 	if f.Status != 0 {
 		s.writeFault(w, op, f)
 		return

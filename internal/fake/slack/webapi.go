@@ -67,10 +67,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"ok": false, "error": "internal_error"})
 		}
 	}()
-	f, wait := s.Next(r, name)
-	if !fake.Wait(r, wait) {
+	a := s.Arrive(r, name)
+	if !a.Hold(r) {
 		return
 	}
+	f := a.Fault
 	if f.Status != 0 {
 		s.writeFault(w, name, f)
 		return
