@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/resetbot/resetbot/internal/directory"
 	"github.com/resetbot/resetbot/internal/fake"
@@ -177,5 +178,95 @@ func TestAnEndedWaitSendsNothing(t *testing.T) {
 	}
 	if len(rec.done) != 0 {
 		t.Errorf("done called %v after a refused Admit", rec.done)
+	}
+}
+
+// TestAHungOktaStopsNoLaterLookup is the hang that pinned the bot: as many lookups as the
+// directory may have in flight (RESETBOT_CONCURRENCY's default, 8) find Okta hung and end at
+// their deadline, classified as timeouts; once Okta answers again, the next lookup is served
+// at once instead of queueing behind calls that will never answer. When what hangs is the
+// service app's token request, which the SDK sends without the lookup's context, the eight are
+// still held when the ninth is served: only their ended contexts can have given their places
+// in the queue back.
+func TestAHungOktaStopsNoLaterLookup(t *testing.T) {
+	t.Parallel()
+	const concurrency = 8
+	tests := []struct {
+		name       string
+		serviceApp bool
+		hung       string // the op that hangs for the first eight lookups
+		// heldPastDeadline: the eight have not returned when the ninth is served.
+		heldPastDeadline bool
+		wantLookups      int // lookups reaching Okta by the time the ninth is served
+	}{
+		{name: "reads hang", hung: "lookup", wantLookups: concurrency + 1},
+		{name: "the token request the SDK cannot cancel hangs", serviceApp: true, hung: "token",
+			heldPastDeadline: true, wantLookups: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := oktafake.Start()
+			t.Cleanup(srv.Close)
+			t.Cleanup(func() { srv.Release("") }) // before Close, which waits for held calls
+			srv.SetToken(apiToken)
+			cfg := oktaclient.Config{OrgURL: srv.URL, APIToken: apiToken, HTTPClient: edge.Client(srv.Roots())}
+			if tt.serviceApp {
+				key := srv.NewServiceApp("0oadirectory")
+				cfg = oktaclient.Config{OrgURL: srv.URL, ClientID: "0oadirectory", PrivateKeyPEM: key, HTTPClient: edge.Client(srv.Roots())}
+			}
+			client, err := oktaclient.New(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := srv.AddUser(alice)
+			dir := directory.New(client, directory.WithLimiter(pace.New(pace.Config{Rate: 100, Burst: 1, Concurrency: concurrency})))
+
+			srv.FailTimes(tt.hung, concurrency, fake.Fault{Hang: true})
+			hungErrs := make(chan error, concurrency)
+			deadlines := make([]context.Context, concurrency)
+			for i := range deadlines {
+				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+				t.Cleanup(cancel)
+				deadlines[i] = ctx
+				go func() {
+					_, err := dir.Find(ctx, a.Login)
+					hungErrs <- err
+				}()
+			}
+			for _, ctx := range deadlines {
+				<-ctx.Done()
+			}
+
+			// Okta answers again (the hangs were the first eight calls only). The deadline
+			// only keeps a failing test from hanging.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			got, err := dir.Find(ctx, a.Login)
+			returned := len(hungErrs)
+			if err != nil || got.OktaID != a.ID {
+				t.Fatalf("the lookup after Okta answered again = %+v, %v; want %s", got, err, a.ID)
+			}
+			if n := srv.Count("lookup"); n != tt.wantLookups {
+				t.Errorf("lookups reaching Okta = %d, want %d", n, tt.wantLookups)
+			}
+			if tt.heldPastDeadline && returned != 0 {
+				t.Errorf("%d of the hung lookups had returned before the next was served, want none: "+
+					"only their returning could have freed a place", returned)
+			}
+
+			srv.Release(tt.hung)
+			for range concurrency {
+				var err error
+				select {
+				case err = <-hungErrs:
+				case <-ctx.Done():
+					t.Fatal("a hung lookup never returned")
+				}
+				if _, _, reason := reset.Classify(err); reason != "timeout" {
+					t.Errorf("a lookup Okta never answered in time = %v (%s), want a timeout", err, reason)
+				}
+			}
+		})
 	}
 }
