@@ -1,6 +1,7 @@
 // Package edge holds what every provider needs at its HTTP edge: reading how long a rate
-// limit asks us to wait, an HTTP client that keeps the proxy settings operators rely on, and
-// an OAuth token cache that fetches with the caller's context.
+// limit asks us to wait, an HTTP client that keeps the proxy settings operators rely on and
+// gives up on a server that never answers, and an OAuth token cache that fetches with the
+// caller's context.
 package edge
 
 import (
@@ -40,13 +41,28 @@ func Client(roots *x509.CertPool) *http.Client {
 	return &http.Client{Transport: Transport(roots)}
 }
 
-// Transport is the transport behind Client.
+// responseHeaderTimeout is how long a server that took a request may go without answering
+// its headers. Every provider answers a sign-out or a lookup within seconds; one silent for
+// this long is hung, not slow.
+const responseHeaderTimeout = 30 * time.Second
+
+// Transport is the transport behind Client, and so behind every provider, the directory and
+// Slack. It gives up on a request whose server sends no response headers within 30 s: a
+// deadline on the caller's context is what normally ends a call, but not every request
+// carries one (Okta's SDK sends a service app's token request without any), and a hung
+// server must never hold a call, its goroutine and its place in a pacing queue for good.
 func Transport(roots *x509.CertPool) *http.Transport {
+	return transport(roots, responseHeaderTimeout)
+}
+
+// transport is Transport with the header timeout given, so tests need not wait 30 s.
+func transport(roots *x509.CertPool, headerTimeout time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// A batch keeps several requests in flight to each system's one host; Go's default of
 	// two idle connections per host would close the rest after each answer and pay a new TLS
 	// handshake for nearly every request.
 	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = headerTimeout
 	if roots != nil {
 		if t.TLSClientConfig == nil {
 			t.TLSClientConfig = newTLSConfig()
