@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"time"
 
@@ -132,15 +131,6 @@ type slogPrinter struct{ l *slog.Logger }
 func (p slogPrinter) Output(_ int, s string) error {
 	p.l.Debug(s)
 	return nil
-}
-
-// RedactURL drops the password from a database URL before it is logged.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }
 
 // DefaultReplica names this process by host and pid, which differ between replicas.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/resetbot/resetbot/internal/app"
 	"github.com/resetbot/resetbot/internal/config"
+	"github.com/resetbot/resetbot/internal/store"
 )
 
 // runBot connects to Slack and serves until SIGINT/SIGTERM.
@@ -43,7 +44,7 @@ func (a *invocation) runBot(ctx context.Context, args []string) int {
 			return exitFor(err) // a port already taken is not the configuration's fault
 		}
 	}
-	logger.Info("resetbot starting", "version", a.env.Version, "database", app.RedactURL(cfg.DatabaseURL))
+	logger.Info("resetbot starting", "version", a.env.Version, "database", store.Describe(cfg.DatabaseURL))
 	if err := app.Serve(ctx, svc.Bot, f, *grace); err != nil {
 		logger.Error("resetbot stopped", "error", err.Error())
 		return exitRuntime

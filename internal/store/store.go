@@ -73,16 +73,16 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		s   *Store
 		err error
 	)
-	switch {
-	case databaseURL == "":
-		return nil, fmt.Errorf("open store: no database URL or file path given: %w", ErrBadURL)
-	case strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://"):
+	switch backendOf(databaseURL) {
+	case Postgres:
 		s, err = openPostgres(ctx, databaseURL)
-	case hasScheme(databaseURL) && !strings.HasPrefix(databaseURL, "file:"):
+	case SQLite:
+		s, err = openSQLite(ctx, databaseURL)
+	case "":
+		return nil, fmt.Errorf("open store: no database URL or file path given: %w", ErrBadURL)
+	default:
 		// Never echo the URL: it may carry a password.
 		return nil, fmt.Errorf("open store: unsupported database URL scheme %q: use a file path, a file: URL or postgres:// (%w)", scheme(databaseURL), ErrBadURL)
-	default:
-		s, err = openSQLite(ctx, databaseURL)
 	}
 	if err != nil {
 		return nil, err
@@ -114,6 +114,21 @@ func (s *Store) Ping(ctx context.Context) error {
 // Backend reports which database the store uses: "sqlite" or "postgres".
 func (s *Store) Backend() string { return s.backend }
 
+// backendOf says which backend databaseURL selects: SQLite or Postgres, "" for an empty URL,
+// and "unsupported" for a URL of any other scheme.
+func backendOf(databaseURL string) string {
+	switch {
+	case databaseURL == "":
+		return ""
+	case strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://"):
+		return Postgres
+	case hasScheme(databaseURL) && !strings.HasPrefix(databaseURL, "file:"):
+		return "unsupported"
+	default:
+		return SQLite
+	}
+}
+
 var schemeRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://`)
 
 func hasScheme(u string) bool { return schemeRE.MatchString(u) }
@@ -138,13 +153,13 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", Describe(path), err)
 	}
 	db.SetMaxOpenConns(sqliteMaxConns)
 	db.SetMaxIdleConns(sqliteMaxConns)
 	if err := useWAL(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", Describe(path), err)
 	}
 	return &Store{db: db, backend: SQLite}, nil
 }
@@ -188,10 +203,9 @@ func isBusy(err error) bool {
 const postgresMaxConns = 10
 
 func openPostgres(ctx context.Context, raw string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(raw)
+	cfg, err := parsePostgres(raw)
 	if err != nil {
-		// pgx's parse errors redact the password; the URL itself is never printed.
-		return nil, fmt.Errorf("open postgres database: %w: %w", ErrBadURL, err)
+		return nil, fmt.Errorf("open postgres database: %w", err)
 	}
 	if u, err := url.Parse(raw); err == nil && !u.Query().Has("pool_max_conns") {
 		cfg.MaxConns = postgresMaxConns
@@ -201,6 +215,24 @@ func openPostgres(ctx context.Context, raw string) (*Store, error) {
 		return nil, fmt.Errorf("open postgres database: %w", err)
 	}
 	return &Store{db: stdlib.OpenDBFromPool(pool), backend: Postgres, closePool: pool.Close}, nil
+}
+
+// parsePostgres parses a PostgreSQL URL as pgx does, refusing what pgx accepts only by
+// misreading it. Its errors hold no part of raw: pgx's own quote the URL with what pgx
+// recognises as a password masked, which it calls best effort, and a malformed URL is where
+// it can miss one.
+func parsePostgres(raw string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: it does not parse (pgx's reason is not shown, as it may quote the password); "+
+			"percent-encode any of # ? / @ : %% in the password, and check the port and the parameters (sslmode is disable, allow, prefer, require, verify-ca or verify-full)", ErrBadURL)
+	}
+	if strings.Contains(cfg.ConnConfig.Database, "@") {
+		// postgres://u:1234/abcd@host/db reads as host u, port 1234 and database abcd@host/db:
+		// the rest of the password would be shown as the database's name.
+		return nil, fmt.Errorf("%w: the database name it gives has an @ in it, which is what a password with an unencoded / turns into: percent-encode / as %%2F", ErrBadURL)
+	}
+	return cfg, nil
 }
 
 // sqliteTime is the one layout SQLite stores times in: UTC, fixed width, microseconds, so that
