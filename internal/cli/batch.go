@@ -21,12 +21,18 @@ import (
 const notResolved reset.Status = "not in okta"
 
 // readPeople reads a batch file: one person per line (email, Okta login or Okta user id);
-// blank lines and lines starting with # are skipped.
+// blank lines and lines starting with # are skipped. A byte-order mark, which Windows editors
+// put before the first line, is dropped, or the first person would be "not found"; so are the
+// carriage returns of CRLF line ends.
 func readPeople(r io.Reader) ([]string, error) {
 	var people []string
 	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for first := true; sc.Scan(); first = false {
+		line := sc.Text()
+		if first {
+			line = strings.TrimPrefix(line, "\uFEFF")
+		}
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
