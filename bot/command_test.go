@@ -43,7 +43,24 @@ func TestParseCommand(t *testing.T) {
 		{name: "a group name with markup", text: "group:<!channel>", wantErr: "as an Okta group"},
 		{name: "an empty group", text: "group: x", wantErr: "as an Okta group"},
 		{name: "too many named", text: manyPeople(101), wantErr: "more than 100"},
+		{name: "100 named is the limit", text: manyPeople(100), want: command{people: manyWho(100)}},
+		{name: "repeats do not count toward the limit", text: manyPeople(100) + "p0@example.com", want: command{people: manyWho(100)}},
 		{name: "long reason", text: "alice@example.com " + strings.Repeat("é", 501), wantErr: "reason is too long"},
+		{name: "a reason of 500 characters", text: "alice@example.com " + strings.Repeat("é", 500), want: command{people: []who{{email: "alice@example.com"}}, reason: strings.Repeat("é", 500)}},
+		{name: "a group named in any case is one group", text: "group:Big, group:big, group:BIG now",
+			want: command{people: []who{{group: "Big"}}, reason: "now"}},
+		{name: "an address in any case is one person", text: "alice@example.com, ALICE@Example.COM", want: command{people: []who{{email: "alice@example.com"}}}},
+		{name: "a mention escaped and bare is one person", text: "<@U0ALICE|alice>, <@U0ALICE>", want: command{people: []who{{slackUser: "U0ALICE"}}}},
+		{name: "a mailto and its address are one person", text: "<mailto:alice@example.com|alice@example.com> alice@example.com",
+			want: command{people: []who{{email: "alice@example.com"}}}},
+		{name: "a group after a person without a comma", text: "alice@example.com group:Finance stolen laptop",
+			want: command{people: []who{{email: "alice@example.com"}, {group: "Finance"}}, reason: "stolen laptop"}},
+		{name: "a group with spaces in straight quotes", text: `group:"Finance Team" x`, want: command{people: []who{{group: "Finance Team"}}, reason: "x"}},
+		{name: "an address after a reason word is part of the reason", text: "alice@example.com reported by bob@example.com",
+			want: command{people: []who{{email: "alice@example.com"}}, reason: "reported by bob@example.com"}},
+		{name: "a reason is kept as typed; the card escapes it", text: "alice@example.com <!channel> & <script>",
+			want: command{people: []who{{email: "alice@example.com"}}, reason: "<!channel> & <script>"}},
+		{name: "a mention of a channel is not a person", text: "<#C0SEC|security>", wantErr: "can't read"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,4 +95,46 @@ func manyPeople(n int) string {
 		fmt.Fprintf(&b, "p%d@example.com,", i)
 	}
 	return b.String()
+}
+
+func manyWho(n int) []who {
+	ws := make([]who, n)
+	for i := range n {
+		ws[i] = who{email: fmt.Sprintf("p%d@example.com", i)}
+	}
+	return ws
+}
+
+// TestParseCommandReadsAGroupBeforeAComma pins that a list reads the same whichever way round
+// it is written: "alice@example.com,group:Finance" is read as two names, so
+// "group:Finance,alice@example.com" must be too.
+func TestParseCommandReadsAGroupBeforeAComma(t *testing.T) {
+	t.Parallel()
+	t.Skip("bug: splitNames keeps a word starting with group: whole, so group:Finance,alice@example.com and group:Finance,group:Sales are refused as one group name; remove this skip once fixed")
+	tests := []struct {
+		text string
+		want command
+	}{
+		{text: "group:Finance,alice@example.com stolen", want: command{people: []who{{group: "Finance"}, {email: "alice@example.com"}}, reason: "stolen"}},
+		{text: "group:Finance,group:Sales stolen", want: command{people: []who{{group: "Finance"}, {group: "Sales"}}, reason: "stolen"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			t.Parallel()
+			if got, err := parseCommand(tt.text); err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("parseCommand(%q) = %+v, %v; want %+v", tt.text, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseCommandCountsCharactersAsTyped pins that "too long" names the number of characters
+// the person typed, not of bytes.
+func TestParseCommandCountsCharactersAsTyped(t *testing.T) {
+	t.Parallel()
+	t.Skip("bug: parseCommand compares and reports len(text), in bytes, as characters: 3001 é are said to be 6002 characters; remove this skip once fixed")
+	_, err := parseCommand(strings.Repeat("é", 3001))
+	if err == nil || !strings.Contains(err.Error(), "too long (3001 characters)") {
+		t.Errorf("parseCommand of 3001 characters: %v; want it to say they are 3001", err)
+	}
 }
