@@ -32,14 +32,11 @@ func TestApproveSignsTheTargetOutOnceAndReportsInTheThread(t *testing.T) {
 	h.click("U0SAM", actionApprove, card)
 
 	h.signedOutOnce("alice@example.com")
-	thread := h.thread(card)
-	if len(thread) != 1 {
-		t.Fatalf("%d thread replies; want one summary", len(thread))
-	}
-	lines := strings.Split(thread[0].text, "\n")
+	sum := h.summaryOf(card)
+	lines := strings.Split(sum, "\n")
 	want := []string{"*Result: done* for Alice Example &lt;alice@example.com&gt;", "*okta*: revoked", "*google*: revoked", "*zoom*: no account", "*microsoft*: revoked"}
 	if len(lines) != len(want) {
-		t.Fatalf("summary = %q; want a result line and one line per system", thread[0].text)
+		t.Fatalf("summary = %q; want a result line and one line per system", sum)
 	}
 	for i, w := range want {
 		contains(t, "summary line", lines[i], w)
@@ -112,9 +109,7 @@ func TestRefusedClicksChangeNothing(t *testing.T) {
 					tt.edit(h, cb)
 				}
 			})
-			h.heard(tt.clicker, tt.want)
-			h.unchanged(card)
-			e := h.refusedOnRecord(tt.clicker, "approve", tt.code)
+			e := h.refusedClick(card, tt.clicker, actionApprove, tt.code, tt.want)
 			if id := h.requestID(card); e.RequestID != id && !tt.anonymous {
 				t.Errorf("refusal names request %q; want %q", e.RequestID, id)
 			}
@@ -182,9 +177,7 @@ func TestProtectedTargetNeedsTwoOtherApprovers(t *testing.T) {
 	if r := h.request(id); r.State != reset.StateDone || r.Approver.SlackID != "U0TESS" {
 		t.Errorf("request is %s approved by %+v; want done, by Tess", r.State, r.Approver)
 	}
-	if n := len(h.thread(card)); n != 1 {
-		t.Errorf("%d thread replies; want one summary", n)
-	}
+	contains(t, "summary", h.summaryOf(card), "*Result: done* for Victor Vip")
 }
 
 func TestCancel(t *testing.T) {
@@ -211,28 +204,14 @@ func TestCancel(t *testing.T) {
 			id := h.requestID(card)
 			h.click(tt.clicker, actionCancel, card)
 			if tt.refusal != "" {
-				h.heard(tt.clicker, tt.refusal)
-				h.unchanged(card)
-				h.refusedOnRecord(tt.clicker, "cancel", tt.code)
+				h.refusedClick(card, tt.clicker, actionCancel, tt.code, tt.refusal)
 				return
 			}
 			h.signedOutOnce()
 			if r := h.request(id); r.State != reset.Cancelled || r.CancelledBy.SlackID != tt.clicker {
 				t.Errorf("request is %s, cancelled by %+v; want cancelled by %s", r.State, r.CancelledBy, tt.clicker)
 			}
-			final := h.now(card)
-			contains(t, "card", final.shown(), "Session reset cancelled", "Cancelled by <@"+tt.clicker+">. Nothing was reset.")
-			if b := buttons(final.blocks); len(b) != 0 {
-				t.Errorf("cancelled card still has buttons %+v", b)
-			}
-			if got := kinds(h.events(id)); got != "requested,cancelled" {
-				t.Errorf("audit = %s", got)
-			}
-			h.click("U0SAM", actionApprove, card)
-			if got := h.private("U0SAM"); len(got) != 1 || !strings.Contains(got[0], "already cancelled") {
-				t.Errorf("an approve after the cancel was answered %q; want that it is already cancelled", got)
-			}
-			h.signedOutOnce()
+			h.endedUnapproved(card, reset.Cancelled, "Session reset cancelled", "Cancelled by <@"+tt.clicker+">. Nothing was reset.")
 		})
 	}
 }
@@ -251,24 +230,10 @@ func TestSweepExpiresUnapprovedCardsOnce(t *testing.T) {
 	h.clock.Advance(time.Second)
 	h.bot.sweep(h.ctx)
 	h.bot.sweep(h.ctx) // a second sweep finds nothing more to announce
-	updates := h.updates(card)
-	if len(updates) != 1 {
-		t.Fatalf("card updated %d times; want once", len(updates))
+	if n := len(h.updates(card)); n != 1 {
+		t.Fatalf("card updated %d times; want once", n)
 	}
-	contains(t, "expired card", updates[0].shown(), "Session reset expired", "without approval. Nothing was reset")
-	if b := buttons(updates[0].blocks); len(b) != 0 {
-		t.Errorf("expired card still has buttons %+v", b)
-	}
-	if r := h.request(id); r.State != reset.Expired {
-		t.Errorf("request is %s; want expired", r.State)
-	}
-	if got := kinds(h.events(id)); got != "requested,expired" {
-		t.Errorf("audit = %s", got)
-	}
-
-	h.click("U0SAM", actionApprove, card)
-	h.heard("U0SAM", "already expired")
-	h.signedOutOnce()
+	h.endedUnapproved(card, reset.Expired, "Session reset expired", "without approval. Nothing was reset")
 }
 
 func TestSweepFinishesARunWhoseReplicaDied(t *testing.T) {
@@ -288,11 +253,7 @@ func TestSweepFinishesARunWhoseReplicaDied(t *testing.T) {
 	h.bot.sweep(h.ctx)
 	h.bot.wg.Wait()
 	h.signedOutOnce("alice@example.com")
-	thread := h.thread(card)
-	if len(thread) != 1 {
-		t.Fatalf("%d thread replies; want one summary", len(thread))
-	}
-	contains(t, "summary", thread[0].text, "*Result: done*", "(resumed after interruption)")
+	contains(t, "summary", h.summaryOf(card), "*Result: done*", "(resumed after interruption)")
 	contains(t, "card", h.now(card).shown(), "Session reset done", "resumed after interruption")
 	if r := h.request(id); r.State != reset.StateDone {
 		t.Errorf("request is %s; want done", r.State)
@@ -317,4 +278,35 @@ func TestCancelAfterExpirySaysItExpired(t *testing.T) {
 		lacks(t, "answer", text, "already pending")
 	}
 	h.unchanged(card)
+}
+
+// endedUnapproved checks a request that ended before anyone approved it: stored in state,
+// on record as asked and ended so, its card showing shown without buttons, and a late
+// Approve by Sam answered with why, signing nobody out.
+func (h *harness) endedUnapproved(card sent, state reset.State, shown ...string) {
+	h.t.Helper()
+	id := h.requestID(card)
+	if r := h.request(id); r.State != state {
+		h.t.Errorf("request is %s; want %s", r.State, state)
+	}
+	if got, want := kinds(h.events(id)), "requested,"+string(state); got != want {
+		h.t.Errorf("audit = %s; want %s", got, want)
+	}
+	now := h.now(card)
+	contains(h.t, "card", now.shown(), shown...)
+	if b := buttons(now.blocks); len(b) != 0 {
+		h.t.Errorf("%s card still has buttons %+v", state, b)
+	}
+	h.click("U0SAM", actionApprove, card)
+	h.heard("U0SAM", "already "+string(state))
+	h.signedOutOnce()
+}
+
+// refusedClick checks that clicker's click of action on card was refused: answered privately
+// with want, the refusal on record with its code, and nothing changed. It returns the record.
+func (h *harness) refusedClick(card sent, clicker, action, code, want string) store.Event {
+	h.t.Helper()
+	h.heard(clicker, want)
+	h.unchanged(card)
+	return h.refusedOnRecord(clicker, action, code)
 }

@@ -499,6 +499,40 @@ func (h *harness) thread(card sent) []sent {
 	return h.slack.sentWhere(func(m sent) bool { return m.kind == "post" && m.threadTS == card.ts && m.channel == card.channel })
 }
 
+// summaryOf is the one reply in a card's thread: the summary.
+func (h *harness) summaryOf(card sent) string {
+	h.t.Helper()
+	thread := h.thread(card)
+	if len(thread) != 1 {
+		h.t.Fatalf("%d thread replies; want one summary", len(thread))
+	}
+	return thread[0].text
+}
+
+// sentAll is everything the bot sent to Slack.
+func (h *harness) sentAll() []sent { return h.slack.sentWhere(func(sent) bool { return true }) }
+
+// stored are the requests in the store, newest first.
+func (h *harness) stored() []reset.Request {
+	h.t.Helper()
+	got, err := h.store.Recent(h.ctx, 10)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return got
+}
+
+// nothingPosted checks that a refused step posted nothing and stored no request.
+func (h *harness) nothingPosted() {
+	h.t.Helper()
+	if n := len(h.cards()); n != 0 {
+		h.t.Errorf("%d cards posted; want none", n)
+	}
+	if got := h.stored(); len(got) != 0 {
+		h.t.Errorf("stored requests %+v; want none", got)
+	}
+}
+
 // updates are the card's updates, oldest first.
 func (h *harness) updates(card sent) []sent {
 	return h.slack.sentWhere(func(m sent) bool { return m.kind == "update" && m.ts == card.ts && m.channel == card.channel })

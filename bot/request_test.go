@@ -49,7 +49,7 @@ func TestCommandAck(t *testing.T) {
 			if (work != nil) != tt.work {
 				t.Errorf("work after the ack: %t; want %t", work != nil, tt.work)
 			}
-			if n := len(h.slack.sentWhere(func(sent) bool { return true })); n != 0 {
+			if n := len(h.sentAll()); n != 0 {
 				t.Errorf("%d messages sent before the ack; the ack must come first", n)
 			}
 		})
@@ -109,12 +109,7 @@ func TestRefusedRequestsPostNothing(t *testing.T) {
 			h.dir.down = tt.down
 			h.command(tt.user, tt.text)
 			h.heard(tt.user, tt.want)
-			if cards := h.cards(); len(cards) != 0 {
-				t.Errorf("%d cards posted; a refusal is private", len(cards))
-			}
-			if got, err := h.store.Recent(h.ctx, 10); err != nil || len(got) != 0 {
-				t.Errorf("stored requests %+v, %v; want none", got, err)
-			}
+			h.nothingPosted()
 			h.refusedOnRecord(tt.user, tt.what, tt.code)
 			h.signedOutOnce()
 		})
@@ -139,9 +134,9 @@ func TestCardSlackRefusesWithdrawsTheRequest(t *testing.T) {
 			h.slack.postErr = errors.New(tt.slackSays)
 			h.command("U0RITA", "alice@example.com")
 			h.heard("U0RITA", tt.want)
-			got, err := h.store.Recent(h.ctx, 10)
-			if err != nil || len(got) != 1 || got[0].State != reset.Cancelled || got[0].CancelledBy.Name != "resetbot" {
-				t.Fatalf("stored requests %+v, %v; want one, cancelled by resetbot", got, err)
+			got := h.stored()
+			if len(got) != 1 || got[0].State != reset.Cancelled || got[0].CancelledBy.Name != "resetbot" {
+				t.Fatalf("stored requests %+v; want one, cancelled by resetbot", got)
 			}
 			events := h.events(got[0].ID)
 			if kinds(events) != "requested,cancelled" || events[1].Detail != "card could not be posted: "+tt.slackSays {
@@ -173,11 +168,7 @@ func TestBatchCoversEveryoneNamedOnce(t *testing.T) {
 
 	h.click("U0SAM", actionApprove, card)
 	h.signedOutOnce("alice@example.com", "bob@example.com")
-	thread := h.thread(card)
-	if len(thread) != 1 {
-		t.Fatalf("%d thread replies; want one summary", len(thread))
-	}
-	contains(t, "summary", thread[0].text, "*Result: partial* for 2 people", "*okta*: 2 revoked", "*zoom*: 1 revoked, 1 failed",
+	contains(t, "summary", h.summaryOf(card), "*Result: partial* for 2 people", "*okta*: 2 revoked", "*zoom*: 1 revoked, 1 failed",
 		"*Failures (1)*", ":x: *zoom* failed for 1 — zoom refused … _(retrying will not help)_:\n>bob@example.com",
 		"resetbot audit --request "+id+" --csv")
 	contains(t, "final card", h.now(card).shown(), ":checkered_flag: 2 of 2 people done", "*zoom*: 1 revoked, 1 failed")

@@ -71,9 +71,7 @@ func TestSubmitRunsAtOnceOnlyWhenOktaAgrees(t *testing.T) {
 			}
 			contains(t, "card", h.now(card).shown(), "Session reset done", "*Approved by* automatic (okta event user.lifecycle.suspend)")
 			lacks(t, "card", h.now(card).shown(), "Not reset at once")
-			if n := len(h.thread(card)); n != 1 {
-				t.Errorf("%d thread replies; want one summary", n)
-			}
+			contains(t, "summary", h.summaryOf(card), "*Result: done* for ", tt.who)
 			events := h.events(got.ID)
 			if kinds(events) != "requested,approved,outcome,outcome,outcome,outcome,finished" || events[1].Detail != "automatic: okta-event:1" {
 				t.Errorf("audit = %s %+v", kinds(events), events)
@@ -103,12 +101,10 @@ func TestSubmitRefusalsPostNothing(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Submit error = %v; want one matching %v", err, tt.want)
 			}
-			if n := len(h.slack.sentWhere(func(sent) bool { return true })); n != 0 {
+			if n := len(h.sentAll()); n != 0 {
 				t.Errorf("%d messages sent to Slack; want none", n)
 			}
-			if got, err := h.store.Recent(h.ctx, 10); err != nil || len(got) != 0 {
-				t.Errorf("stored requests %+v, %v; want none", got, err)
-			}
+			h.nothingPosted()
 			h.signedOutOnce()
 			switch events := h.events(""); {
 			case tt.refused == "" && len(events) != 0:
@@ -136,7 +132,7 @@ func TestSubmitRedeliveryResetsOnce(t *testing.T) {
 	if n := len(h.cards()); n != 1 {
 		t.Errorf("%d cards; want the first event's only", n)
 	}
-	if got, _ := h.store.Recent(h.ctx, 10); len(got) != 1 || got[0].ID != first.ID {
+	if got := h.stored(); len(got) != 1 || got[0].ID != first.ID {
 		t.Errorf("stored requests %+v; want the first only", got)
 	}
 }
