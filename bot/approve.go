@@ -64,7 +64,7 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *s
 		return
 	}
 	if action.ActionID == actionCancel {
-		if refusal := said(b.cfg.Policy.MayCancel(req, clicker, st)); refusal != nil {
+		if refusal := said(b.cfg.Policy.MayCancel(req, clicker, st, b.now())); refusal != nil {
 			b.refuse(ctx, req.ID, clicker, "cancel", refusal, reply)
 			return
 		}
@@ -110,6 +110,11 @@ func (b *Bot) approve(ctx context.Context, req reset.Request, clicker reset.Acto
 		}
 		running, err := b.runner.Approve(ctx, req, clicker, "")
 		if err != nil {
+			if errors.Is(err, store.ErrExpired) {
+				b.refuse(ctx, req.ID, clicker, "approve", &reset.Refusal{Code: "expired",
+					Message: "This request expired before it was approved; nothing was reset. Ask again if it is still needed."}, reply)
+				return
+			}
 			if errors.Is(err, store.ErrConflict) {
 				msg := fmt.Sprintf("This request is already %s; nothing more was done.", running.State)
 				if running.Approver.SlackID != "" {
@@ -131,6 +136,10 @@ func (b *Bot) approve(ctx context.Context, req reset.Request, clicker reset.Acto
 func (b *Bot) cancel(ctx context.Context, req reset.Request, by reset.Actor, reply func(context.Context, string)) {
 	cancelled, err := b.cfg.Store.Cancel(ctx, req.ID, by, b.now())
 	if err != nil {
+		if errors.Is(err, store.ErrExpired) {
+			reply(ctx, "This request expired before anyone approved it; nothing was reset or changed.")
+			return
+		}
 		if errors.Is(err, store.ErrConflict) {
 			reply(ctx, fmt.Sprintf("This request is already %s; nothing was changed.", cancelled.State))
 			return

@@ -270,7 +270,6 @@ func TestSweepFinishesARunWhoseReplicaDied(t *testing.T) {
 // expiry but before the sweep marked it expired: the store refuses the cancel as expired.
 func TestCancelAfterExpirySaysItExpired(t *testing.T) {
 	t.Parallel()
-	t.Skip(`bug: Bot.cancel answers every store.ErrConflict with "This request is already <state>", so a Cancel after the expiry, before the sweep, is told "This request is already pending; nothing was changed."; remove this skip once fixed`)
 	h := newHarness(t)
 	card := h.card("U0RITA", "alice@example.com")
 	h.clock.Advance(ttl)

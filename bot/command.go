@@ -72,8 +72,8 @@ func parseCommand(text string) (command, error) {
 	if !utf8.ValidString(text) {
 		return command{}, &usageError{"That text is not valid UTF-8; type the person's email and a reason."}
 	}
-	if len(text) > maxCommandText {
-		return command{}, &usageError{fmt.Sprintf("That is too long (%d characters); name the people and a short reason, or use group:<Okta group>.", len(text))}
+	if n := utf8.RuneCountInString(text); n > maxCommandText {
+		return command{}, &usageError{fmt.Sprintf("That is too long (%d characters); name the people and a short reason, or use group:<Okta group>.", n)}
 	}
 	var c command
 	rest := text
@@ -135,11 +135,9 @@ func nextWord(s string) (word, rest string) {
 	return s, ""
 }
 
-// splitNames splits "a@x,b@x," into its names.
+// splitNames splits "a@x,b@x," or "group:Finance,a@x" into its names; an Okta group name
+// holds no comma, so a comma always separates names.
 func splitNames(word string) []string {
-	if strings.HasPrefix(strings.ToLower(word), "group:") {
-		return []string{strings.TrimRight(word, ",")}
-	}
 	var names []string
 	for _, n := range strings.Split(word, ",") {
 		if n = strings.TrimSpace(n); n != "" {

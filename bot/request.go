@@ -133,6 +133,8 @@ func (b *Bot) resolve(ctx context.Context, c who) (reset.Target, error) {
 		return t, nil
 	case errors.Is(err, errNoSlackEmail):
 		return t, fmt.Errorf("I could not find an email for <@%s> in Slack, so I cannot find them in Okta. Use their email instead.", c.slackUser)
+	case errors.Is(err, errUnvouched):
+		return t, fmt.Errorf("I cannot vouch for the email on <@%s>'s Slack profile (another workspace, Slack Connect, or an email Slack has not confirmed), so I will not look them up by it. Use their email or Okta login instead.", c.slackUser)
 	case isNotFound(err):
 		return t, fmt.Errorf("Nobody in Okta matches `%s`. Nothing was posted; check the spelling or use their Okta login.", escape(c.display()))
 	default:
@@ -145,6 +147,11 @@ func (b *Bot) resolve(ctx context.Context, c who) (reset.Target, error) {
 // errNotFound, since they cannot be found in Okta either.
 var errNoSlackEmail = fmt.Errorf("no email on the slack profile: %w", errNotFound)
 
+// errUnvouched is a mentioned person whose profile email nothing vouches for: an outsider
+// could put an employee's address on their own profile and have a card point at the employee.
+// It matches errNotFound too.
+var errUnvouched = fmt.Errorf("the slack profile's email is not vouched for: %w", errNotFound)
+
 // lookup finds one named person in Okta: by the email of a Slack mention, by email (then as a
 // login, for orgs whose logins look like addresses) or by login or id.
 func (b *Bot) lookup(ctx context.Context, c who) (reset.Target, error) {
@@ -153,6 +160,9 @@ func (b *Bot) lookup(ctx context.Context, c who) (reset.Target, error) {
 		u, err := b.cfg.Slack.GetUserInfoContext(ctx, c.slackUser)
 		if err != nil || u.Profile.Email == "" {
 			return reset.Target{}, errNoSlackEmail
+		}
+		if u.IsStranger || !u.IsEmailConfirmed || !b.teamAllowed(u.TeamID, u.Enterprise.EnterpriseID) {
+			return reset.Target{}, errUnvouched
 		}
 		return b.cfg.Directory.FindByEmail(ctx, u.Profile.Email)
 	case c.email != "":

@@ -95,6 +95,8 @@ func TestRefusedRequestsPostNothing(t *testing.T) {
 			what: "target", code: "Nobody in Okta matches", want: "Nobody in Okta matches `mallory@example.com`. Nothing was posted"},
 		{name: "a mention with no email in slack", user: "U0RITA", text: "<@U0NOEMAIL>",
 			what: "target", code: "I could not find an email", want: "I could not find an email for <@U0NOEMAIL> in Slack"},
+		{name: "a mention of a slack connect stranger showing a colleague's email", user: "U0RITA", text: "<@U0STRANGER>",
+			what: "target", code: "I cannot vouch", want: "I cannot vouch for the email on <@U0STRANGER>'s Slack profile"},
 		{name: "a protected person, refused by policy", user: "U0RITA", text: "victor@example.com",
 			what: "request", code: "protected", want: "Victor Vip &lt;victor@example.com&gt; is protected (Okta group Executives)"},
 		{name: "a protected person in a batch", user: "U0RITA", text: "alice@example.com, victor@example.com",

@@ -157,11 +157,14 @@ func (p Policy) MayApprove(req Request, approver Actor, st Standing, roles Roles
 	return nil
 }
 
-// MayCancel decides whether by, in standing st, may cancel req: its requester while still a
+// MayCancel decides whether by, in standing st, may cancel req at now: its requester while still a
 // requester, or anyone who could approve it, but never one of the people it signs out.
-func (p Policy) MayCancel(req Request, by Actor, st Standing) *Refusal {
-	if req.State != Pending {
+func (p Policy) MayCancel(req Request, by Actor, st Standing, now time.Time) *Refusal {
+	switch {
+	case req.State != Pending:
 		return &Refusal{Code: "not_pending", Message: fmt.Sprintf("This request is already %s; nothing was changed.", req.State)}
+	case !req.ExpiresAt.IsZero() && !now.Before(req.ExpiresAt):
+		return &Refusal{Code: "expired", Message: "This request expired before anyone approved it; nothing was reset or changed."}
 	}
 	if r := p.MayAct(st); r != nil {
 		return r

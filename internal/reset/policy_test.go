@@ -107,11 +107,12 @@ func TestPolicyDecidesWhoMayCancel(t *testing.T) {
 		{"the target of a card an okta event raised", fromAnEvent, sam, active(approvers), "self_target"},
 		{"a suspended approver", pending, sam, reset.Standing{Status: "SUSPENDED", Groups: []string{approvers.ID}}, "inactive"},
 		{"a request no longer pending", reset.Request{State: reset.Running, Requester: rita}, rita, active(responders), "not_pending"},
+		{"a request past its expiry", reset.Request{State: reset.Pending, Requester: rita, ExpiresAt: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}, rita, active(responders), "expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			assertRefusal(t, p.MayCancel(tt.req, tt.by, tt.standing), tt.want)
+			assertRefusal(t, p.MayCancel(tt.req, tt.by, tt.standing, time.Now()), tt.want)
 		})
 	}
 }
