@@ -63,6 +63,9 @@ type Store interface {
 	// are still prior: ErrConflict otherwise, with the request as it now stands.
 	AddApproval(ctx context.Context, id string, prior []reset.Actor, approver reset.Actor, now time.Time) (reset.Request, error)
 	Cancel(ctx context.Context, id string, by reset.Actor, now time.Time) (reset.Request, error)
+	// Withdraw cancels a pending request whose card never reached Slack and frees its event
+	// source, so the event can make its request again.
+	Withdraw(ctx context.Context, id string, by reset.Actor, now time.Time) (reset.Request, error)
 	ExpireDue(ctx context.Context, now time.Time) ([]reset.Request, error)
 	ReleaseLeases(ctx context.Context, owner string) error
 }
@@ -180,6 +183,9 @@ func (b *Bot) workContext(ctx context.Context) context.Context {
 	}
 	return context.WithoutCancel(ctx)
 }
+
+// Replica is the name this bot holds leases under.
+func (b *Bot) Replica() string { return b.cfg.Replica }
 
 // Connected reports whether the Socket Mode connection is up, for readiness probes.
 func (b *Bot) Connected() bool {

@@ -92,7 +92,7 @@ func (b *Bot) postCard(ctx context.Context, req reset.Request, reply func(contex
 	fallback, blocks := card{req: req, names: b.cfg.Executor.Names()}.render()
 	channel, ts, err := b.cfg.Slack.PostMessageContext(ctx, req.Channel, slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...))
 	if err != nil {
-		_, _ = b.cfg.Store.Cancel(ctx, req.ID, reset.Actor{Name: "resetbot"}, b.now())
+		_, _ = b.cfg.Store.Withdraw(ctx, req.ID, reset.Actor{Name: "resetbot"}, b.now())
 		b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: reset.Actor{Name: "resetbot"}, Target: auditTarget(req), Detail: "card could not be posted: " + err.Error()})
 		reply(ctx, postFailure(err))
 		return

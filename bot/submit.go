@@ -93,7 +93,7 @@ func (b *Bot) Submit(ctx context.Context, s Submission) (reset.Request, error) {
 		// runs, since the event asked for it, and the audit log tells the story.
 		b.log.Error("post card for submitted request", "request", req.ID, "channel", s.Channel, "error", err.Error())
 		if !s.Auto {
-			_, _ = b.cfg.Store.Cancel(ctx, req.ID, reset.Actor{Name: "resetbot"}, b.now())
+			_, _ = b.cfg.Store.Withdraw(ctx, req.ID, reset.Actor{Name: "resetbot"}, b.now())
 			b.audit(ctx, store.Event{RequestID: req.ID, Kind: "cancelled", Actor: reset.Actor{Name: "resetbot"}, Target: target.Login, Detail: "card could not be posted: " + err.Error()})
 			return req, fmt.Errorf("post card in %s: %w", s.Channel, err)
 		}

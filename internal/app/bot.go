@@ -33,6 +33,12 @@ type BotOptions struct {
 	// Roots, when set, is trusted besides the system's roots: the demo and tests use it for
 	// the local fakes' certificate.
 	Roots *x509.CertPool
+	// EventPoll and EventBackoff pace the Okta event inbox's worker; 0 is its default (1 s
+	// and 2 s). Tests shorten them.
+	EventPoll, EventBackoff time.Duration
+	// EventTimeout bounds the work on one Okta event; an event whose worker died is taken by
+	// another after twice that. 0 is the worker's default (30 s).
+	EventTimeout time.Duration
 }
 
 // Service is a wired bot and what the HTTP front needs of the process around it.
@@ -42,6 +48,7 @@ type Service struct {
 	Metrics *metrics.Metrics
 	// Close closes what BuildBot opened.
 	Close func()
+	opt   BotOptions
 }
 
 // BuildBot wires configuration into a ready Bot, with its metrics: the Okta groups of the
@@ -109,7 +116,7 @@ func BuildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt B
 		return nil, err
 	}
 	w.Warm(ctx, logger)
-	return &Service{Bot: b, Store: st, Metrics: m, Close: func() { _ = st.Close() }}, nil
+	return &Service{Bot: b, Store: st, Metrics: m, Close: func() { _ = st.Close() }, opt: opt}, nil
 }
 
 // OpenStore opens the database cfg names: a URL that is wrong is a ConfigError, a database

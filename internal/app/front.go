@@ -18,14 +18,16 @@ import (
 // Front is resetbot's HTTP side on RESETBOT_HTTP_ADDR: liveness and readiness probes, the
 // Prometheus scrape and, when configured, the Okta event hook.
 type Front struct {
-	srv    *http.Server
-	ln     net.Listener
-	hook   *hook.Handler // nil when no Okta event starts anything
+	srv  *http.Server
+	ln   net.Listener
+	hook *hook.Handler // nil when no Okta event starts anything
+	// worker works on the events the hook stored; nil with the hook.
+	worker *hook.Worker
 	served chan error
 	log    *slog.Logger
 }
 
-// How long the front waits on the way out for hook deliveries already answered to reach the bot.
+// How long the front waits on the way out for requests in progress (a delivery being stored).
 const frontShutdown = 15 * time.Second
 
 // StartFront listens on cfg.HTTPAddr and serves until shutdown. Listening happens here, before
@@ -52,6 +54,13 @@ func StartFront(cfg config.Config, svc *Service, logger *slog.Logger) (*Front, e
 		},
 		ln: ln, hook: hk, served: make(chan error, 1), log: logger,
 	}
+	if hk != nil {
+		f.worker = hook.NewWorker(hook.WorkerConfig{
+			Store: svc.Store, Submitter: svc.Bot, Observer: svc.Metrics, Logger: logger.With("component", "okta-hook"),
+			Replica: svc.Bot.Replica(), RetryFor: cfg.OktaHook.RetryFor, Poll: svc.opt.EventPoll, Backoff: svc.opt.EventBackoff,
+			EventTimeout: svc.opt.EventTimeout,
+		})
+	}
 	go func() { f.served <- f.srv.Serve(ln) }()
 	logger.Info("http listening", "addr", ln.Addr().String(), "okta_hook", hk != nil)
 	return f, nil
@@ -60,17 +69,15 @@ func StartFront(cfg config.Config, svc *Service, logger *slog.Logger) (*Front, e
 // URL is where the front listens, e.g. http://127.0.0.1:43117.
 func (f *Front) URL() string { return "http://" + f.ln.Addr().String() }
 
-// shutdown stops taking requests, then lets hook deliveries already answered reach the bot.
+// shutdown stops taking deliveries and requests. What the hook accepted is in the inbox.
 func (f *Front) shutdown() {
+	if f.hook != nil {
+		f.hook.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), frontShutdown)
 	defer cancel()
 	if err := f.srv.Shutdown(ctx); err != nil {
 		f.log.Warn("http shutdown", "error", err.Error())
-	}
-	if f.hook != nil {
-		if err := f.hook.Close(ctx); err != nil {
-			f.log.Warn("okta hook shutdown", "error", err.Error())
-		}
 	}
 }
 
@@ -96,9 +103,9 @@ func frontHandler(cfg config.Config, svc *Service, logger *slog.Logger) (http.Ha
 				hook.SuspiciousActivity: hook.Policy(h.SuspiciousActivity),
 				hook.PasswordReset:      hook.Policy(h.AdminPasswordReset),
 			},
-			Submitter: svc.Bot,
-			Observer:  svc.Metrics,
-			Logger:    logger.With("component", "okta-hook"),
+			Inbox:    svc.Store,
+			Observer: svc.Metrics,
+			Logger:   logger.With("component", "okta-hook"),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -159,6 +166,13 @@ func Serve(ctx context.Context, b *bot.Bot, f *Front, grace time.Duration) error
 	defer stopBot()
 	botDone := make(chan error, 1)
 	go func() { botDone <- b.Run(botCtx, grace) }()
+	if f.worker != nil {
+		// The inbox is worked on while the bot takes work; an event the worker holds at the
+		// end stays in the inbox for whoever is alive.
+		worked := make(chan struct{})
+		go func() { defer close(worked); f.worker.Run(botCtx) }()
+		defer func() { stopBot(); <-worked }()
+	}
 	select {
 	case <-ctx.Done():
 		f.shutdown()

@@ -114,6 +114,9 @@ type OktaHook struct {
 	// Secret is the value Okta sends in Header with every delivery.
 	Secret string
 	Header string
+	// RetryFor is how long an event that keeps failing is tried again before it is recorded
+	// as failed.
+	RetryFor time.Duration
 	// One policy per event type resetbot acts on.
 	Suspend            EventPolicy
 	SuspiciousActivity EventPolicy
@@ -350,7 +353,8 @@ const minHookSecret = 16
 // hook is configured at all; an enabled hook needs its secret, the alert channel and the HTTP
 // listener, and the error names whichever are missing.
 func (c Config) loadOktaHook(r *reader) OktaHook {
-	h := OktaHook{Secret: r.secret("RESETBOT_OKTA_HOOK_SECRET"), Header: r.strOr("RESETBOT_OKTA_HOOK_HEADER", "Authorization")}
+	h := OktaHook{Secret: r.secret("RESETBOT_OKTA_HOOK_SECRET"), Header: r.strOr("RESETBOT_OKTA_HOOK_HEADER", "Authorization"),
+		RetryFor: r.duration("RESETBOT_EVENT_RETRY_FOR", time.Hour)}
 	configured := h.Secret != "" || c.AlertChannel != ""
 	for _, ev := range eventPolicies {
 		if v := r.str(ev.key); v != "" && v != string(PolicyOff) {

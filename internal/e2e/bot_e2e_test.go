@@ -66,7 +66,8 @@ func startE2E(t *testing.T, env map[string]string) *e2e {
 	}
 	e := &e2e{t: t, ctx: ctx, w: w, clock: &testClock{}, logger: slog.New(slog.DiscardHandler)}
 	fast := reset.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
-	e.opt = app.BotOptions{Sweep: 50 * time.Millisecond, Lease: 5 * time.Second, Retry: &fast, Now: e.clock.Now}
+	e.opt = app.BotOptions{Sweep: 50 * time.Millisecond, Lease: 5 * time.Second, Retry: &fast, Now: e.clock.Now,
+		EventPoll: 50 * time.Millisecond, EventBackoff: 100 * time.Millisecond}
 	if testing.Verbose() {
 		e.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

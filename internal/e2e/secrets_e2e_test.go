@@ -731,8 +731,13 @@ func TestRecoveredPanicsLogNoRequest(t *testing.T) {
 		t.Parallel()
 		sw := startSecretWorld(t)
 		var logs fake.Buffer
+		st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "inbox.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
 		h, err := hook.New(hook.Config{
-			Secret: oktaHookKey, Channel: alertChannel, Submitter: panickingSubmitter{},
+			Secret: oktaHookKey, Channel: alertChannel, Inbox: st,
 			Policies: map[string]hook.Policy{hook.SuspiciousActivity: hook.Approve},
 			Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
@@ -747,11 +752,17 @@ func TestRecoveredPanicsLogNoRequest(t *testing.T) {
 		if got := s.request(t, http.MethodPost, "/", oktaHookKey, hookDelivery(ev)); got != http.StatusOK {
 			t.Fatalf("the delivery got %d, want 200", got)
 		}
-		fields := waitLine(t, t.Context(), &logs, "okta event delivery panicked")
-		if err := h.Close(t.Context()); err != nil {
-			t.Error(err)
-		}
-		assertRecoverLine(t, sw, fields, "delivery")
+		ctx, stop := context.WithCancel(t.Context())
+		worked := make(chan struct{})
+		go func() {
+			defer close(worked)
+			hook.NewWorker(hook.WorkerConfig{Store: st, Submitter: panickingSubmitter{}, Replica: "test", Poll: 20 * time.Millisecond,
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))}).Run(ctx)
+		}()
+		fields := waitLine(t, t.Context(), &logs, "okta event worker panicked")
+		stop()
+		<-worked
+		assertRecoverLine(t, sw, fields, "uuid")
 	})
 }
 

@@ -5,10 +5,12 @@
 //
 // Okta's contract shapes the handler: a one-time GET answers the verification challenge; every
 // delivery is a POST authenticated only by a shared secret in a header of the operator's
-// choosing; Okta waits 3 seconds and retries once, so the answer is 200 at once and the work
-// comes after, and a redelivered event must start nothing twice (its uuid makes the request's
-// source unique). Anything else — a wrong secret, a malformed or huge body, a flood — gets a
-// clear 4xx and touches nothing.
+// choosing; Okta waits 3 seconds and retries once. So a delivery is written to a durable inbox
+// (the store) before it is answered 200, and a Worker, on whichever replica is alive, works on
+// it after, trying again for as long as RetryFor allows: neither a failed first attempt nor a
+// crash loses an event, and a redelivered event starts nothing twice (its uuid is the inbox's
+// key). Anything else — a wrong secret, a malformed or huge body, a flood — gets a clear 4xx
+// and touches nothing.
 package hook
 
 import (
@@ -22,11 +24,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/resetbot/resetbot/bot"
 	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/store"
 )
 
 // The Okta event types the hook acts on.
@@ -55,16 +59,25 @@ type Submitter interface {
 	Submit(ctx context.Context, s bot.Submission) (reset.Request, error)
 }
 
+// Inbox keeps accepted events until a Worker has worked on them; *store.Store satisfies it.
+// Enqueue writes every event of a delivery in one transaction and names those that were new
+// (or that had failed for good and are queued again); an error means nothing was written.
+type Inbox interface {
+	Enqueue(ctx context.Context, events []store.InboxEvent) (queued []string, err error)
+}
+
 // Observer counts what the hook sees; *metrics.Metrics satisfies it. Its methods must be quick.
 type Observer interface {
 	// HookRequest counts an HTTP request by result: verified, accepted, unauthorized,
 	// malformed, too_large, unsupported_media_type, method_not_allowed, busy, closed.
 	HookRequest(result string)
 	// HookEvent counts one event by type (one of the three above, or "other") and result:
-	// auto, approve (also an auto event that Okta did not bear out), off, duplicate, ignored,
-	// self_service, no_target, okta_failure, malformed (no uuid), refused (a protected
-	// person), failed.
+	// queued, then auto or approve (also an auto event that Okta did not bear out), retried,
+	// refused (a protected person) or failed; or, at the door, off, duplicate, ignored,
+	// self_service, no_target, okta_failure, malformed (no uuid).
 	HookEvent(eventType, result string)
+	// InboxDepth reports how many events wait and how long the oldest has waited.
+	InboxDepth(n int, oldest time.Duration)
 }
 
 // Config is what the handler needs; internal/app fills it from the configuration.
@@ -76,35 +89,30 @@ type Config struct {
 	// Channel receives the cards.
 	Channel string
 	// Policies by Okta event type; an event type not in the map is ignored.
-	Policies  map[string]Policy
-	Submitter Submitter
+	Policies map[string]Policy
+	Inbox    Inbox
 	// Observer may be nil.
 	Observer Observer
 	Logger   *slog.Logger
 	// MaxBody bounds a delivery's body; default 256 KiB, far above Okta's batches.
 	MaxBody int64
-	// Workers bounds how many deliveries are worked on at once; beyond it Okta is told to
-	// come back later (429). Default 8.
+	// Workers bounds how many deliveries are written at once; beyond it Okta is told to come
+	// back later (429). Default 8.
 	Workers int
-	// EventTimeout bounds the work on one event (finding the person, posting the card); the
-	// reset itself runs under the bot. Default 30s.
-	EventTimeout time.Duration
+	// WriteTimeout bounds writing a delivery to the inbox: Okta gives up on an answer after
+	// 3 s, and a delivery it was not answered 200 for is delivered again. Default 2s.
+	WriteTimeout time.Duration
 }
 
 // Handler is the /hooks/okta endpoint.
 type Handler struct {
-	cfg    Config
-	log    *slog.Logger
-	secret [sha256.Size]byte
-	slots  chan struct{}
-	wg     sync.WaitGroup
-	// work is the context deliveries are worked under: it outlives each HTTP request, and
-	// Close cancels it once its grace is over.
-	work       context.Context
-	cancelWork context.CancelFunc
-	mu         sync.Mutex
-	closed     bool
-	sampled    sampler
+	cfg     Config
+	log     *slog.Logger
+	secret  [sha256.Size]byte
+	slots   chan struct{}
+	mu      sync.Mutex
+	closed  bool
+	sampled sampler
 }
 
 // sampler lets one log line a second through and counts the rest, so whoever floods an
@@ -132,8 +140,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Secret == "" {
 		return nil, errors.New("okta hook: no secret given: every delivery must be authenticated")
 	}
-	if cfg.Submitter == nil || cfg.Channel == "" {
-		return nil, errors.New("okta hook: a Submitter and a Channel are required")
+	if cfg.Inbox == nil || cfg.Channel == "" {
+		return nil, errors.New("okta hook: an Inbox and a Channel are required")
 	}
 	if cfg.Header == "" {
 		cfg.Header = "Authorization"
@@ -144,16 +152,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
 	}
-	if cfg.EventTimeout <= 0 {
-		cfg.EventTimeout = 30 * time.Second
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	work, cancel := context.WithCancel(context.Background())
 	return &Handler{
 		cfg: cfg, log: cfg.Logger, secret: sha256.Sum256([]byte(cfg.Secret)),
-		slots: make(chan struct{}, cfg.Workers), work: work, cancelWork: cancel,
+		slots: make(chan struct{}, cfg.Workers),
 	}, nil
 }
 
@@ -170,23 +177,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Close stops taking deliveries (503) and waits, until ctx ends, for those already accepted to
-// reach the submitter; then it cancels what is left.
-func (h *Handler) Close(ctx context.Context) error {
+// Close stops taking deliveries: Okta is answered 503 and delivers again later, to a replica
+// still running. What was accepted is in the inbox already, for any replica's Worker.
+func (h *Handler) Close() {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.closed = true
-	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
-	defer h.cancelWork()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		h.cancelWork()
-		<-done
-		return fmt.Errorf("okta hook: deliveries still being worked on at shutdown were cut short: %w", context.Cause(ctx))
-	}
 }
 
 // verify answers the one-time verification: Okta sends a challenge in a header, with the
@@ -238,36 +234,60 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	closed := h.closed
-	if !closed {
-		select {
-		case h.slots <- struct{}{}:
-		default:
-			h.mu.Unlock()
-			w.Header().Set("Retry-After", "5")
-			h.refuse(w, r, http.StatusTooManyRequests, "busy", "too many deliveries are being worked on; try again shortly")
-			return
-		}
-		h.wg.Add(1)
-	}
 	h.mu.Unlock()
 	if closed {
+		w.Header().Set("Retry-After", "10")
 		h.refuse(w, r, http.StatusServiceUnavailable, "closed", "resetbot is shutting down")
 		return
 	}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		w.Header().Set("Retry-After", "5")
+		h.refuse(w, r, http.StatusTooManyRequests, "busy", "too many deliveries are being worked on; try again shortly")
+		return
+	}
+	var queue []store.InboxEvent
+	decided := map[string]event{}
+	for _, ev := range d.Data.Events {
+		sub, ok := h.decide(ev)
+		if !ok {
+			continue
+		}
+		payload, err := json.Marshal(job{Submission: sub, Delivery: d.EventID})
+		if err != nil {
+			h.outcome(ev, ev.EventType, "malformed", "the event cannot be kept: "+err.Error())
+			continue
+		}
+		queue = append(queue, store.InboxEvent{UUID: ev.UUID, EventType: ev.EventType, Payload: payload})
+		decided[ev.UUID] = ev
+	}
+	if len(queue) > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.WriteTimeout)
+		queued, err := h.cfg.Inbox.Enqueue(ctx, queue)
+		cancel()
+		if err != nil {
+			// Not written, so not accepted: Okta delivers it again.
+			h.log.Error("okta events not queued; asking Okta to deliver them again", "audit", "hook_unstored",
+				"delivery", d.EventID, "events", len(queue), "error", err.Error())
+			w.Header().Set("Retry-After", "10")
+			h.refuse(w, r, http.StatusServiceUnavailable, "store_unavailable", "the events could not be stored; deliver them again")
+			return
+		}
+		for _, e := range queue {
+			ev := decided[e.UUID]
+			if !slices.Contains(queued, e.UUID) {
+				h.outcome(ev, ev.EventType, "duplicate", "already received: Okta delivered this event again")
+				continue
+			}
+			h.log.Info("okta event queued", "audit", "hook_queued", "event_type", ev.EventType, "uuid", ev.UUID,
+				"actor", ev.Actor.name(), "delivery", d.EventID)
+			h.observeEvent(ev.EventType, "queued")
+		}
+	}
 	h.observeRequest("accepted")
 	w.WriteHeader(http.StatusOK)
-	go func() {
-		defer h.wg.Done()
-		defer func() { <-h.slots }()
-		defer func() {
-			if p := recover(); p != nil {
-				h.log.Error("okta event delivery panicked", "delivery", d.EventID, "panic", fmt.Sprint(p))
-			}
-		}()
-		for _, ev := range d.Data.Events {
-			h.handle(h.work, d, ev)
-		}
-	}()
 }
 
 // authentic compares the secret in constant time; hashing first keeps the comparison's time
@@ -301,34 +321,39 @@ func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "missing or wrong secret in "+h.cfg.Header, http.StatusUnauthorized)
 }
 
-// handle decides what one event does and submits it.
-func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
+// job is what the inbox keeps of one event: the submission the hook decided on.
+type job struct {
+	Submission bot.Submission `json:"submission"`
+	Delivery   string         `json:"delivery,omitempty"`
+}
+
+// decide settles at the door what an event does: nothing (logged and counted here), or a
+// submission for the Worker.
+func (h *Handler) decide(ev event) (bot.Submission, bool) {
 	kind := ev.EventType
 	policy, known := h.cfg.Policies[kind]
-	if !known {
+	switch {
+	case !known:
 		h.outcome(ev, "other", "ignored", "not an event resetbot acts on")
-		return
-	}
-	if policy == Off {
+		return bot.Submission{}, false
+	case policy == Off:
 		h.outcome(ev, kind, "off", "its policy is off")
-		return
-	}
-	if ev.UUID == "" {
+		return bot.Submission{}, false
+	case ev.UUID == "":
 		h.outcome(ev, kind, "malformed", "the event has no uuid, so a redelivery could not be told apart")
-		return
-	}
-	if ev.Outcome.Result == "FAILURE" {
+		return bot.Submission{}, false
+	case ev.Outcome.Result == "FAILURE":
 		h.outcome(ev, kind, "okta_failure", "Okta reports the action itself failed")
-		return
+		return bot.Submission{}, false
 	}
 	target, ok := ev.user()
 	if !ok {
 		h.outcome(ev, kind, "no_target", "the event names no user")
-		return
+		return bot.Submission{}, false
 	}
 	if kind == PasswordReset && ev.Actor.same(target) {
 		h.outcome(ev, kind, "self_service", "the user reset their own password")
-		return
+		return bot.Submission{}, false
 	}
 	who := target.ID
 	if who == "" {
@@ -339,7 +364,7 @@ func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
 		reason = kind
 	}
 	confirms, happened := confirmation(kind)
-	sub := bot.Submission{
+	return bot.Submission{
 		Who:      who,
 		Reason:   reason,
 		Confirms: confirms,
@@ -351,28 +376,7 @@ func (h *Handler) handle(ctx context.Context, d delivery, ev event) {
 		Requester: reset.Actor{Name: fmt.Sprintf("okta event %s by %s", kind, ev.Actor.name())},
 		Channel:   h.cfg.Channel,
 		Auto:      policy == Auto,
-	}
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.EventTimeout)
-	defer cancel()
-	req, err := h.cfg.Submitter.Submit(ctx, sub)
-	switch {
-	case errors.Is(err, bot.ErrDuplicate):
-		h.outcome(ev, kind, "duplicate", "already submitted: Okta delivered this event again")
-	case errors.Is(err, bot.ErrRefused):
-		h.outcome(ev, kind, "refused", err.Error())
-	case err != nil:
-		h.log.Error("okta event not submitted", "audit", "hook_failed", "event_type", kind, "uuid", ev.UUID,
-			"target", who, "delivery", d.EventID, "error", err.Error())
-		h.observeEvent(kind, "failed")
-	default:
-		got := Approve
-		if req.State == reset.Running {
-			got = Auto
-		}
-		h.log.Info("okta event submitted", "audit", "hook_submitted", "event_type", kind, "uuid", ev.UUID,
-			"target", who, "actor", ev.Actor.name(), "policy", string(policy), "result", string(got), "request", req.ID, "delivery", d.EventID)
-		h.observeEvent(kind, string(got))
-	}
+	}, true
 }
 
 // confirmation is what Okta's record of a person shows once an event of kind really happened

@@ -1,8 +1,12 @@
 package hook
 
 import (
+	"errors"
+	"path/filepath"
+
 	"github.com/resetbot/resetbot/internal/fake"
 	"github.com/resetbot/resetbot/internal/hook/hooktest"
+	"github.com/resetbot/resetbot/internal/store"
 
 	"context"
 	"encoding/json"
@@ -13,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,24 +41,24 @@ var (
 	admin = person{ID: adminID, Login: "admin@example.com", Name: "Example Admin"}
 )
 
-// submitter records submissions and refuses a repeated source as the bot does.
+// submitter records submissions and refuses a repeated source as the bot does; it fails the
+// first failures calls with fail, as a bot whose Okta or Slack is down does.
 type submitter struct {
-	mu    sync.Mutex
-	got   []bot.Submission
-	seen  map[string]bool
-	block chan struct{} // when set, Submit waits for it to close
+	mu       sync.Mutex
+	got      []bot.Submission
+	seen     map[string]bool
+	calls    int
+	failures int
+	fail     error
 }
 
 func (s *submitter) Submit(ctx context.Context, sub bot.Submission) (reset.Request, error) {
-	if s.block != nil {
-		select {
-		case <-s.block:
-		case <-ctx.Done():
-			return reset.Request{}, ctx.Err()
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
+	if s.calls <= s.failures {
+		return reset.Request{}, s.fail
+	}
 	if s.seen == nil {
 		s.seen = map[string]bool{}
 	}
@@ -105,21 +108,26 @@ func (c *counts) HookEvent(eventType, result string) {
 	}
 }
 
+func (c *counts) InboxDepth(int, time.Duration) {}
+
 func (c *counts) requestCounts() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.requests)
 }
 
-// waitEvents waits until n events in all have been decided on.
+// waitEvents waits until n events in all have been decided on: at the door, or by the
+// worker once they were queued (queued and retried are steps, not decisions).
 func (c *counts) waitEvents(t *testing.T, n int) map[string]int {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		c.mu.Lock()
 		total := 0
-		for _, v := range c.events {
-			total += v
+		for k, v := range c.events {
+			if !strings.HasSuffix(k, " queued") && !strings.HasSuffix(k, " retried") {
+				total += v
+			}
 		}
 		snapshot := maps.Clone(c.events)
 		c.mu.Unlock()
@@ -135,20 +143,48 @@ func (c *counts) waitEvents(t *testing.T, n int) map[string]int {
 }
 
 type rig struct {
-	h    *Handler
-	srv  *httptest.Server
-	sub  *submitter
-	obs  *counts
-	logs *fake.Buffer
+	h     *Handler
+	srv   *httptest.Server
+	sub   *submitter
+	obs   *counts
+	logs  *fake.Buffer
+	store *store.Store
+	inbox *inbox
 }
 
+// inbox is the store as the handler sees it, held shut while block is open, or failing.
+type inbox struct {
+	*store.Store
+	block chan struct{}
+	fail  error
+}
+
+func (i *inbox) Enqueue(ctx context.Context, events []store.InboxEvent) ([]string, error) {
+	if i.block != nil {
+		select {
+		case <-i.block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if i.fail != nil {
+		return nil, i.fail
+	}
+	return i.Store.Enqueue(ctx, events)
+}
+
+// newRig serves the hook with a real store as its inbox and, unless noWorker, a worker on it.
 func newRig(t *testing.T, edit func(*Config)) *rig {
 	t.Helper()
-	r := &rig{sub: &submitter{}, obs: newCounts(), logs: &fake.Buffer{}}
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "resetbot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{sub: &submitter{}, obs: newCounts(), logs: &fake.Buffer{}, store: st, inbox: &inbox{Store: st}}
 	cfg := Config{
 		Secret: testSecret, Channel: alertChan,
-		Policies:  map[string]Policy{Suspend: Auto, SuspiciousActivity: Approve, PasswordReset: Approve},
-		Submitter: r.sub, Observer: r.obs,
+		Policies: map[string]Policy{Suspend: Auto, SuspiciousActivity: Approve, PasswordReset: Approve},
+		Inbox:    r.inbox, Observer: r.obs,
 		Logger: slog.New(slog.NewJSONHandler(r.logs, nil)),
 	}
 	if edit != nil {
@@ -162,12 +198,27 @@ func newRig(t *testing.T, edit func(*Config)) *rig {
 	r.srv = httptest.NewServer(h)
 	t.Cleanup(func() {
 		r.srv.Close()
-		_ = h.Close(context.Background())
+		h.Close()
 		if strings.Contains(r.logs.String(), testSecret) {
 			t.Errorf("the logs contain the hook secret")
 		}
+		_ = st.Close()
 	})
 	return r
+}
+
+// work runs a worker on the rig's inbox until the test ends.
+func (r *rig) work(t *testing.T, edit func(*WorkerConfig)) {
+	t.Helper()
+	cfg := WorkerConfig{Store: r.store, Submitter: r.sub, Observer: r.obs, Logger: slog.New(slog.NewJSONHandler(r.logs, nil)),
+		Replica: "test", Poll: 20 * time.Millisecond, Backoff: 20 * time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); NewWorker(cfg).Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
 }
 
 // post sends body with the given headers and returns the status, body and response headers.
@@ -388,6 +439,7 @@ func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, func(c *Config) { c.Policies = tt.policies })
+			r.work(t, nil)
 			status, body, _ := r.post(t, hooktest.Delivery(tt.event), nil)
 			if status != http.StatusOK || body != "" {
 				t.Fatalf("delivery answered %d %q; want an empty 200", status, body)
@@ -410,6 +462,7 @@ func TestEventsBecomeSubmissionsByPolicy(t *testing.T) {
 func TestRedeliveryIsADuplicateNotAnError(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
+	r.work(t, nil)
 	body := hooktest.Delivery(hooktest.Event("e-dup", Suspend, "Suspend Okta user", admin, alice))
 	for range 2 {
 		if status, _, _ := r.post(t, body, nil); status != http.StatusOK {
@@ -432,6 +485,7 @@ func TestRedeliveryIsADuplicateNotAnError(t *testing.T) {
 func TestSeveralEventsInOneDelivery(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
+	r.work(t, nil)
 	status, _, _ := r.post(t, hooktest.Delivery(
 		hooktest.Event("e-a", Suspend, "Suspend Okta user", admin, alice),
 		hooktest.Event("e-b", "group.user_membership.add", "Add user to group membership", admin, alice),
@@ -453,6 +507,7 @@ func TestSeveralEventsInOneDelivery(t *testing.T) {
 func TestCustomHeaderCarriesTheSecret(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(c *Config) { c.Header = "X-Resetbot-Secret" })
+	r.work(t, nil)
 	body := hooktest.Delivery(hooktest.Event("e-h", Suspend, "Suspend Okta user", admin, alice))
 	if status, _, _ := r.post(t, body, nil); status != http.StatusUnauthorized {
 		t.Errorf("the secret in Authorization was accepted (%d) though the hook reads X-Resetbot-Secret", status)
@@ -466,19 +521,30 @@ func TestCustomHeaderCarriesTheSecret(t *testing.T) {
 func TestFloodIsToldToComeBackLater(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(c *Config) { c.Workers = 2 })
-	r.sub.block = make(chan struct{})
+	r.work(t, nil)
+	r.inbox.block = make(chan struct{}) // the store is slow: two deliveries are being written
+	answered := make(chan int, 2)
 	for i := range 2 {
-		body := hooktest.Delivery(hooktest.Event(fmt.Sprintf("e-%d", i), Suspend, "Suspend Okta user", admin, alice))
-		if status, _, _ := r.post(t, body, nil); status != http.StatusOK {
-			t.Fatalf("delivery %d answered %d", i, status)
+		go func() {
+			status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event(fmt.Sprintf("e-%d", i), Suspend, "Suspend Okta user", admin, alice)), nil)
+			answered <- status
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(r.h.slots) < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the two deliveries never reached the store")
 		}
 	}
 	status, _, header := r.post(t, hooktest.Delivery(hooktest.Event("e-flood", Suspend, "Suspend Okta user", admin, alice)), nil)
 	if status != http.StatusTooManyRequests || header.Get("Retry-After") == "" {
 		t.Errorf("a delivery beyond the workers answered %d (Retry-After %q); want 429 with Retry-After", status, header.Get("Retry-After"))
 	}
-	close(r.sub.block)
-	r.obs.waitEvents(t, 2)
+	close(r.inbox.block)
+	for range 2 {
+		if status := <-answered; status != http.StatusOK {
+			t.Errorf("a delivery being stored answered %d", status)
+		}
+	}
 	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-after", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
 		t.Errorf("once the flood drained, a delivery answered %d", status)
 	}
@@ -488,57 +554,118 @@ func TestFloodIsToldToComeBackLater(t *testing.T) {
 	}
 }
 
-func TestCloseFinishesAcceptedWorkAndRefusesNew(t *testing.T) {
+func TestAClosedHookRefusesDeliveriesAndKeepsWhatItAccepted(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
-	r.sub.block = make(chan struct{})
 	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
 		t.Fatalf("status %d", status)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- r.h.Close(context.Background()) }()
-	// Close waits for accepted deliveries; new ones are refused once it has begun. A delivery
-	// that arrives before Close takes effect is accepted, and must then be finished too.
-	accepted := []string{"okta-event:e-1"}
-	deadline := time.After(10 * time.Second)
-	for i := 2; ; i++ {
-		uuid := fmt.Sprintf("e-%d", i)
-		status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event(uuid, Suspend, "Suspend Okta user", admin, alice)), nil)
-		if status == http.StatusServiceUnavailable {
-			break
-		}
-		if status == http.StatusOK {
-			accepted = append(accepted, "okta-event:"+uuid)
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("deliveries are still accepted (%d) after Close", status)
-		case <-time.After(10 * time.Millisecond):
-		}
+	r.h.Close()
+	status, _, header := r.post(t, hooktest.Delivery(hooktest.Event("e-2", Suspend, "Suspend Okta user", admin, alice)), nil)
+	if status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
+		t.Errorf("a delivery after Close answered %d; want 503 with Retry-After, so Okta delivers it again", status)
 	}
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) before the accepted delivery was worked on", err)
-	default:
+	// What was accepted is in the inbox, for whichever replica's worker is alive.
+	r.work(t, nil)
+	r.obs.waitEvents(t, 1)
+	if got := r.sub.submissions(); len(got) != 1 || got[0].Source != "okta-event:e-1" {
+		t.Errorf("submitted %+v; want the accepted delivery only", got)
 	}
-	close(r.sub.block)
-	if err := <-closed; err != nil {
-		t.Fatal(err)
+}
+
+func TestADeliveryTheStoreCannotTakeIsRefusedForOktaToDeliverAgain(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.work(t, nil)
+	r.inbox.fail = errors.New("database is locked")
+	body := hooktest.Delivery(hooktest.Event("e-1", Suspend, "Suspend Okta user", admin, alice))
+	if status, _, header := r.post(t, body, nil); status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
+		t.Errorf("answered %d; want 503 with Retry-After: a 200 would tell Okta the event is safe", status)
 	}
-	var got []string
-	for _, s := range r.sub.submissions() {
-		got = append(got, s.Source)
+	if got := r.obs.requestCounts(); got["accepted"] != 0 || got["store_unavailable"] != 1 {
+		t.Errorf("counted %v", got)
 	}
-	slices.Sort(got)
-	slices.Sort(accepted)
-	if !slices.Equal(got, accepted) {
-		t.Errorf("submitted %v; want exactly the accepted deliveries %v", got, accepted)
+	r.inbox.fail = nil
+	if status, _, _ := r.post(t, body, nil); status != http.StatusOK {
+		t.Fatalf("Okta's redelivery answered %d", status)
+	}
+	r.obs.waitEvents(t, 1)
+	if n := len(r.sub.submissions()); n != 1 {
+		t.Errorf("%d submissions; want the redelivered event once", n)
+	}
+}
+
+func TestAFailingEventIsTriedAgainUntilItWorks(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.sub.failures, r.sub.fail = 3, reset.RetryableError(503, 0, "server_error", errors.New("find user in okta: 503 service unavailable"))
+	r.work(t, nil)
+	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	got := r.obs.waitEvents(t, 1)
+	if got[Suspend+" auto"] != 1 || got[Suspend+" retried"] != 3 {
+		t.Errorf("counted %v; want three retries, then the reset", got)
+	}
+	e, err := r.store.Event(t.Context(), "e-1")
+	if err != nil || e.State != store.EventDone || e.RequestID == "" || e.Attempts != 4 {
+		t.Errorf("inbox holds %+v (%v); want done after 4 attempts, with its request", e, err)
+	}
+	events, err := r.store.Audit(t.Context(), store.Filter{})
+	if err != nil || len(events) != 1 || events[0].Kind != store.KindEvent || !strings.HasPrefix(events[0].Detail, "done: "+Suspend+" e-1") {
+		t.Errorf("audit = %+v (%v); want the event's end on record", events, err)
+	}
+}
+
+func TestAnEventThatKeepsFailingEndsFailedOnRecord(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.sub.failures, r.sub.fail = 1000, errors.New("post card in C0ALERTS: channel_not_found")
+	r.work(t, func(c *WorkerConfig) { c.RetryFor = 300 * time.Millisecond })
+	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	if got := r.obs.waitEvents(t, 1); got[Suspend+" failed"] != 1 {
+		t.Errorf("counted %v; want the event failed", got)
+	}
+	e, err := r.store.Event(t.Context(), "e-1")
+	if err != nil || e.State != store.EventFailed || !strings.Contains(e.Reason, "channel_not_found") {
+		t.Errorf("inbox holds %+v (%v); want failed, with the reason", e, err)
+	}
+	events, _ := r.store.Audit(t.Context(), store.Filter{})
+	if len(events) != 1 || !strings.HasPrefix(events[0].Detail, "failed: ") || !strings.Contains(events[0].Detail, "channel_not_found") {
+		t.Errorf("audit = %+v; want the failure and its reason on record", events)
+	}
+	// A uuid is consumed only once its card or reset exists: Okta's redelivery queues it again.
+	r.sub.mu.Lock()
+	r.sub.failures = 0
+	r.sub.mu.Unlock()
+	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+		t.Fatalf("redelivery answered %d", status)
+	}
+	if got := r.obs.waitEvents(t, 2); got[Suspend+" auto"] != 1 {
+		t.Errorf("counted %v; want the redelivered event reset", got)
+	}
+}
+
+func TestAnEventWhoseRequestExistsIsDone(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	// An earlier attempt made the card, and its worker stopped before recording it.
+	r.sub.seen = map[string]bool{"okta-event:e-1": true}
+	r.work(t, nil)
+	if status, _, _ := r.post(t, hooktest.Delivery(hooktest.Event("e-1", Suspend, "Suspend Okta user", admin, alice)), nil); status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	r.obs.waitEvents(t, 1)
+	if e, err := r.store.Event(t.Context(), "e-1"); err != nil || e.State != store.EventDone {
+		t.Errorf("inbox holds %+v (%v); want done", e, err)
 	}
 }
 
 func TestNewRefusesAHookWithoutASecret(t *testing.T) {
 	t.Parallel()
-	if _, err := New(Config{Channel: alertChan, Submitter: &submitter{}}); err == nil {
+	if _, err := New(Config{Channel: alertChan, Inbox: &inbox{}}); err == nil {
 		t.Error("a hook without a secret was built")
 	}
 }

@@ -29,6 +29,8 @@ type Metrics struct {
 	acks         *prometheus.HistogramVec
 	hookRequests *prometheus.CounterVec
 	hookEvents   *prometheus.CounterVec
+	inboxDepth   prometheus.Gauge
+	inboxOldest  prometheus.Gauge
 }
 
 // The metric names, for the README and for tests that scrape them.
@@ -41,6 +43,8 @@ const (
 	AckDuration       = "resetbot_slack_ack_duration_seconds"
 	HookRequests      = "resetbot_okta_hook_requests_total"
 	HookEvents        = "resetbot_okta_hook_events_total"
+	InboxDepth        = "resetbot_okta_inbox_depth"
+	InboxOldest       = "resetbot_okta_inbox_oldest_age_seconds"
 )
 
 // New registers every collector, plus Go runtime and process metrics, in a registry of its own.
@@ -81,10 +85,19 @@ func New() *Metrics {
 		}, []string{"result"}),
 		hookEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: HookEvents,
-			Help: "Okta events received through the hook, by event type and what was done (auto, approve, off, duplicate, ignored, …).",
+			Help: "Okta events received through the hook, by event type and what was done (queued, auto, approve, retried, failed, off, duplicate, ignored, …).",
 		}, []string{"event_type", "result"}),
+		inboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: InboxDepth,
+			Help: "Okta events stored and waiting to be worked on, as this replica last saw the inbox.",
+		}),
+		inboxOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: InboxOldest,
+			Help: "How long the oldest waiting Okta event has waited, in seconds (0 when none waits).",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.outcomes, m.latency, m.retries, m.connects, m.acks, m.hookRequests, m.hookEvents,
+		m.inboxDepth, m.inboxOldest,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Zero series from the start, so a dashboard shows 0 rather than nothing before the first reset.
 	for _, f := range []reset.Final{reset.Done, reset.Partial, reset.AllFail} {
@@ -121,6 +134,12 @@ func (m *Metrics) Connected() { m.connects.Inc() }
 // Acked observes one envelope's ack latency; it has the shape of bot.Hooks.Acked.
 func (m *Metrics) Acked(kind string, d time.Duration) {
 	m.acks.WithLabelValues(envelopeKind(kind)).Observe(d.Seconds())
+}
+
+// InboxDepth reports the Okta event inbox: how many events wait, and how long the oldest has.
+func (m *Metrics) InboxDepth(n int, oldest time.Duration) {
+	m.inboxDepth.Set(float64(n))
+	m.inboxOldest.Set(oldest.Seconds())
 }
 
 // HookRequest counts one HTTP request to the Okta hook by its result.
