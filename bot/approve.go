@@ -81,7 +81,7 @@ func (b *Bot) approve(ctx context.Context, req reset.Request, clicker reset.Acto
 	roles, err := b.roles(ctx, req.People())
 	if err != nil {
 		b.log.Error("okta groups of the people to sign out", "request", req.ID, "error", err.Error())
-		reply(ctx, "I could not read the Okta groups of the people to sign out; nothing was reset. Try again in a minute.")
+		reply(ctx, b.oktaFailed(err, "reading the Okta groups of the people to sign out"))
 		return
 	}
 	for range 3 {

@@ -35,7 +35,7 @@ func (b *Bot) requestBatch(ctx context.Context, cmd slack.SlashCommand, parsed c
 	switch {
 	case err != nil:
 		b.log.Error("okta lookup of batch", "error", err.Error())
-		refuse("okta_error", "I could not reach Okta to look everyone up; nothing was posted or changed. Try again in a minute.")
+		refuse("okta_error", b.oktaFailed(err, "looking everyone up"))
 		return
 	case len(missing) > 0:
 		refuse("not_found", fmt.Sprintf("I could not find %d of the %d names in Okta: %s. Fix or remove them and ask again; nothing was posted.",
@@ -133,7 +133,7 @@ func (b *Bot) planAll(ctx context.Context, targets []reset.Target) []reset.PlanE
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			plans[i] = b.cfg.Executor.Plan(ctx, t)
+			plans[i] = b.plan(ctx, t)
 		}()
 	}
 	wg.Wait()

@@ -92,6 +92,10 @@ type Config struct {
 	Sweep time.Duration
 	// Workers bounds how many envelopes are worked on at once after their ack.
 	Workers int
+	// StepTimeout bounds every Okta and Slack call made for a command or a click; default
+	// 10s. PlanTimeout bounds asking every system where a person has accounts; default 20s.
+	StepTimeout time.Duration
+	PlanTimeout time.Duration
 	// BatchWorkers bounds how many people of a batch are under way at once; the executor's
 	// limiter paces each system beneath that.
 	BatchWorkers int
@@ -119,6 +123,8 @@ type Bot struct {
 	log    *slog.Logger
 	now    func() time.Time
 	slots  chan struct{}
+	// asides bounds the private answers given outside the worker pool.
+	asides chan struct{}
 	wg     sync.WaitGroup
 	// stopping is closed when Run's context ends: new work is refused, running resets go on.
 	stopping chan struct{}
@@ -152,6 +158,14 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.BatchWorkers <= 0 {
 		cfg.BatchWorkers = 16
 	}
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = 10 * time.Second
+	}
+	if cfg.PlanTimeout <= 0 {
+		cfg.PlanTimeout = 20 * time.Second
+	}
+	cfg.Slack = timedSlack{Slack: cfg.Slack, d: cfg.StepTimeout}
+	cfg.Directory = timedDirectory{Directory: cfg.Directory, d: cfg.StepTimeout}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 3 * time.Second
 	}
@@ -171,7 +185,7 @@ func New(cfg Config) (*Bot, error) {
 		Store: cfg.Store, Executor: cfg.Executor, Find: cfg.Directory.Find, Replica: cfg.Replica, Lease: cfg.Lease,
 		Workers: cfg.BatchWorkers, Logger: cfg.Logger, Now: cfg.Now, Finished: cfg.Hooks.Finished,
 	})
-	return &Bot{cfg: cfg, runner: runner, log: cfg.Logger, now: cfg.Now, slots: make(chan struct{}, cfg.Workers), stopping: make(chan struct{})}, nil
+	return &Bot{cfg: cfg, runner: runner, log: cfg.Logger, now: cfg.Now, slots: make(chan struct{}, cfg.Workers), asides: make(chan struct{}, 16), stopping: make(chan struct{})}, nil
 }
 
 // workContext is the context resets run under: Run's, or ctx's when Run has not started.
@@ -308,19 +322,20 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 	received := b.now()
 	var payload any
 	var work func(context.Context)
+	var click slack.InteractionCallback
 	switch evt.Type {
 	case socketmode.EventTypeSlashCommand:
 		cmd, _ := evt.Data.(slack.SlashCommand)
 		payload, work = b.onCommand(cmd)
 	case socketmode.EventTypeInteractive:
-		cb, _ := evt.Data.(slack.InteractionCallback)
-		work = b.onInteraction(cb)
+		click, _ = evt.Data.(slack.InteractionCallback)
+		work = b.onInteraction(click)
 	}
+	refused := ""
 	select {
 	case <-b.stopping:
 		if work != nil {
-			payload = map[string]any{"response_type": "ephemeral", "text": "resetbot is restarting; try again in a minute."}
-			work = nil
+			refused, work = "resetbot is restarting; nothing was done. Try again in a minute.", nil
 		}
 	default:
 	}
@@ -328,16 +343,22 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 		select {
 		case b.slots <- struct{}{}:
 		default:
-			payload = map[string]any{"response_type": "ephemeral", "text": "resetbot is busy right now; try again in a moment."}
-			work = nil
+			refused, work = "resetbot is busy right now; nothing was done. Try again in a moment.", nil
 			b.log.Warn("worker pool full; envelope refused", "audit", "refused", "reason", "busy")
 		}
+	}
+	if refused != "" && evt.Type == socketmode.EventTypeSlashCommand {
+		payload = private(refused)
 	}
 	if err := b.cfg.Socket.Ack(*evt.Request, payload); err != nil {
 		b.log.Error("ack failed", "envelope", evt.Request.EnvelopeID, "error", err.Error())
 	}
 	if b.cfg.Hooks.Acked != nil {
 		b.cfg.Hooks.Acked(string(evt.Type), b.now().Sub(received))
+	}
+	if refused != "" && evt.Type == socketmode.EventTypeInteractive {
+		// Slack shows nothing for a click's ack: the clicker hears it privately instead.
+		b.answerAside(ctx, click, refused)
 	}
 	if work == nil {
 		return
@@ -352,6 +373,23 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 			}
 		}()
 		work(ctx)
+	}()
+}
+
+// answerAside tells a clicker, privately and outside the worker pool (which is full or
+// stopping), why their click did nothing. A few answers at a time: beyond that, a flood of
+// clicks is dropped rather than let grow without bound.
+func (b *Bot) answerAside(ctx context.Context, cb slack.InteractionCallback, text string) {
+	select {
+	case b.asides <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-b.asides }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.StepTimeout)
+		defer cancel()
+		b.replier(cb.ResponseURL, cb.Channel.ID, cb.User.ID)(ctx, text)
 	}()
 }
 

@@ -59,13 +59,13 @@ func (b *Bot) identify(ctx context.Context, slackID string) (reset.Actor, reset.
 			return actor, reset.Standing{}, &reset.Refusal{Code: "no_okta_account", Message: fmt.Sprintf("I could not find an Okta account for %s, so I cannot check your permissions.", escape(u.Profile.Email))}
 		}
 		b.log.Error("okta lookup of a responder", "user", slackID, "error", err.Error())
-		return actor, reset.Standing{}, &reset.Refusal{Code: "okta_error", Message: "I could not reach Okta to check your permissions; nothing was changed. Try again in a minute."}
+		return actor, reset.Standing{}, &reset.Refusal{Code: "okta_error", Message: b.oktaFailed(err, "checking your permissions")}
 	}
 	actor.OktaLogin, actor.OktaID = person.Login, person.OktaID
 	groups, err := b.cfg.Directory.Groups(ctx, person.OktaID)
 	if err != nil {
 		b.log.Error("okta groups of a responder", "user", slackID, "error", err.Error())
-		return actor, reset.Standing{}, &reset.Refusal{Code: "okta_error", Message: "I could not read your Okta groups to check your permissions; nothing was changed. Try again in a minute."}
+		return actor, reset.Standing{}, &reset.Refusal{Code: "okta_error", Message: b.oktaFailed(err, "reading your Okta groups to check your permissions")}
 	}
 	return actor, standing(person, groups), nil
 }

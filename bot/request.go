@@ -74,7 +74,7 @@ func (b *Bot) request(ctx context.Context, cmd slack.SlashCommand, parsed comman
 	if !b.mayAsk(ctx, &req, reply) {
 		return
 	}
-	req.Plan = b.cfg.Executor.Plan(ctx, target)
+	req.Plan = b.plan(ctx, target)
 	if err := b.cfg.Store.Create(ctx, req); err != nil {
 		b.log.Error("store request", "error", err.Error())
 		reply(ctx, "I could not save the request, so nothing was started. Try again; if it keeps failing, tell whoever runs resetbot.")
@@ -109,7 +109,7 @@ func (b *Bot) mayAsk(ctx context.Context, req *reset.Request, reply func(context
 	roles, err := b.roles(ctx, req.People())
 	if err != nil {
 		b.log.Error("okta groups of the people to sign out", "error", err.Error())
-		reply(ctx, "I could not read the Okta groups of the people to sign out; nothing was posted or changed. Try again in a minute.")
+		reply(ctx, b.oktaFailed(err, "reading the Okta groups of the people to sign out"))
 		return false
 	}
 	if r := said(b.cfg.Policy.MayAsk(*req, roles)); r != nil {
@@ -139,7 +139,7 @@ func (b *Bot) resolve(ctx context.Context, c who) (reset.Target, error) {
 		return t, fmt.Errorf("Nobody in Okta matches `%s`. Nothing was posted; check the spelling or use their Okta login.", escape(c.display()))
 	default:
 		b.log.Error("okta lookup of target", "error", err.Error())
-		return t, errors.New("I could not reach Okta to look that person up; nothing was changed. Try again in a minute.")
+		return t, errors.New(b.oktaFailed(err, "looking that person up"))
 	}
 }
 

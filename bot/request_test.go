@@ -90,7 +90,7 @@ func TestRefusedRequestsPostNothing(t *testing.T) {
 		{name: "a slack connect stranger", user: "U0STRANGER", text: "alice@example.com",
 			what: "request", code: "stranger", want: "through Slack Connect"},
 		{name: "okta not answering", user: "U0RITA", text: "alice@example.com", down: errors.New("connection refused"),
-			what: "request", code: "okta_error", want: "I could not reach Okta to check your permissions; nothing was changed"},
+			what: "request", code: "okta_error", want: "I could not reach Okta while I was checking your permissions; nothing was changed"},
 		{name: "nobody in okta by that name", user: "U0RITA", text: "mallory@example.com",
 			what: "target", code: "Nobody in Okta matches", want: "Nobody in Okta matches `mallory@example.com`. Nothing was posted"},
 		{name: "a mention with no email in slack", user: "U0RITA", text: "<@U0NOEMAIL>",

@@ -79,7 +79,7 @@ func (b *Bot) Submit(ctx context.Context, s Submission) (reset.Request, error) {
 			req.Note = strings.TrimSpace("Not reset at once: " + why + " A responder decides. " + req.Note)
 		}
 	}
-	req.Plan = b.cfg.Executor.Plan(ctx, target)
+	req.Plan = b.plan(ctx, target)
 	if err := b.cfg.Store.Create(ctx, req); err != nil {
 		return reset.Request{}, fmt.Errorf("store request from %s: %w", s.Source, err)
 	}

@@ -36,6 +36,11 @@ type BotOptions struct {
 	// EventPoll and EventBackoff pace the Okta event inbox's worker; 0 is its default (1 s
 	// and 2 s). Tests shorten them.
 	EventPoll, EventBackoff time.Duration
+	// StepTimeout bounds each Okta and Slack call made for a command or a click, and Workers
+	// how many envelopes are worked on at once; 0 is the bot's default (10 s, 64). Tests
+	// shorten them.
+	StepTimeout time.Duration
+	Workers     int
 	// EventTimeout bounds the work on one Okta event; an event whose worker died is taken by
 	// another after twice that. 0 is the worker's default (30 s).
 	EventTimeout time.Duration
@@ -106,6 +111,8 @@ func BuildBot(ctx context.Context, cfg config.Config, logger *slog.Logger, opt B
 		Lease:         opt.Lease,
 		Sweep:         opt.Sweep,
 		ProgressEvery: opt.Progress,
+		StepTimeout:   opt.StepTimeout,
+		Workers:       opt.Workers,
 		HTTPClient:    httpClient,
 		Logger:        logger,
 		Now:           opt.Now,
