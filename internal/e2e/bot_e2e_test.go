@@ -323,6 +323,7 @@ func TestE2ERefusedClicksChangeNothing(t *testing.T) {
 			}},
 		{name: "expired card", want: "expired",
 			play: func(e *e2e, card slackfake.Message) world.Person {
+				e.cardStored(card) // the sweep updates a card whose location is stored
 				e.clock.Advance(16 * time.Minute)
 				e.cardReads(card, "expired")
 				e.st.Click(e.w.Sam, card, "approve")
