@@ -102,8 +102,13 @@ func (c *cardRun) Finished(req reset.Request, end lifecycle.End) {
 		c.stopTicker()
 	}
 	if req.MessageTS != "" {
-		for _, text := range c.summary(end) {
-			if _, _, err := c.b.cfg.Slack.PostMessageContext(c.ctx, req.Channel, slack.MsgOptionTS(req.MessageTS), slack.MsgOptionText(text, false)); err != nil {
+		texts := c.summary(end)
+		for i, text := range texts {
+			opts := []slack.MsgOption{slack.MsgOptionTS(req.MessageTS), slack.MsgOptionText(text, false)}
+			if i == len(texts)-1 && end.Final != reset.Done {
+				opts = append(opts, slack.MsgOptionBlocks(retryBlocks(req, text)...))
+			}
+			if _, _, err := c.b.cfg.Slack.PostMessageContext(c.ctx, req.Channel, opts...); err != nil {
 				c.b.log.Error("post summary", "request", req.ID, "error", err.Error())
 				break
 			}

@@ -19,7 +19,7 @@ func (b *Bot) onInteraction(cb slack.InteractionCallback) func(context.Context) 
 		return nil
 	}
 	action := cb.ActionCallback.BlockActions[0]
-	if action.ActionID != actionApprove && action.ActionID != actionCancel {
+	if action.ActionID != actionApprove && action.ActionID != actionCancel && action.ActionID != actionRetry {
 		return nil
 	}
 	return func(ctx context.Context) { b.click(ctx, cb, action) }
@@ -44,13 +44,18 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *s
 		reply(ctx, "I could not load that request just now; nothing was changed. Try again in a minute.")
 		return
 	}
-	if msgTS := cb.Container.MessageTs; msgTS != "" && req.MessageTS != "" && (msgTS != req.MessageTS || cb.Container.ChannelID != req.Channel) {
+	// Approve and Cancel sit on the card; Retry on a summary in the card's thread.
+	where := cb.Container.MessageTs
+	if action.ActionID == actionRetry {
+		where = cb.Container.ThreadTs
+	}
+	if cb.Container.MessageTs != "" && req.MessageTS != "" && (where != req.MessageTS || cb.Container.ChannelID != req.Channel) {
 		// A click from one card naming another card's request: someone edited the payload.
 		b.log.Warn("button does not belong to the request's card", "audit", "tampering", "request", req.ID, "user", cb.User.ID)
 		b.refuse(ctx, req.ID, clicker, action.ActionID, &reset.Refusal{Code: "tampering", Message: "That button does not belong to this request; nothing was changed."}, reply)
 		return
 	}
-	if req.MessageTS == "" && cb.Container.MessageTs != "" && !cb.Container.IsEphemeral {
+	if req.MessageTS == "" && cb.Container.MessageTs != "" && !cb.Container.IsEphemeral && action.ActionID != actionRetry {
 		// The click beat the card's location into the store (the card is posted, then
 		// recorded): the card is the message that was clicked.
 		req.Channel, req.MessageTS = cb.Container.ChannelID, cb.Container.MessageTs
@@ -71,7 +76,39 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, action *s
 		b.cancel(ctx, req, clicker, reply)
 		return
 	}
+	if action.ActionID == actionRetry {
+		b.retry(ctx, req, clicker, st, reply)
+		return
+	}
 	b.approve(ctx, req, clicker, st, reply)
+}
+
+// retry runs the failed systems of a finished request again, for whoever may approve it, by
+// the same rules; the card shows the run and its thread gets one more summary.
+func (b *Bot) retry(ctx context.Context, req reset.Request, clicker reset.Actor, st reset.Standing, reply func(context.Context, string)) {
+	roles, err := b.roles(ctx, req.People())
+	if err != nil {
+		b.log.Error("okta groups of the people to sign out", "request", req.ID, "error", err.Error())
+		reply(ctx, b.oktaFailed(err, "reading the Okta groups of the people to sign out"))
+		return
+	}
+	if refusal := said(b.cfg.Policy.MayRetry(req, clicker, st, roles, b.now())); refusal != nil {
+		b.refuse(ctx, req.ID, clicker, "retry", refusal, reply)
+		return
+	}
+	running, err := b.runner.Retry(ctx, req, clicker)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			b.refuse(ctx, req.ID, clicker, "retry", &reset.Refusal{Code: "not_retryable",
+				Message: fmt.Sprintf("This request is %s now: someone else is retrying it, or it is already done; nothing more was done.", running.State)}, reply)
+			return
+		}
+		b.log.Error("retry", "request", req.ID, "error", err.Error())
+		reply(ctx, "I could not record your retry; nothing was run. Try again in a minute.")
+		return
+	}
+	reply(ctx, "Running the failed systems again; the card shows how it goes, and the thread gets the result.")
+	b.execute(ctx, running, fmt.Sprintf("retry of the failed systems by %s", clicker.String()))
 }
 
 // approve decides an Approve click from what Okta says now of the clicker and of the people

@@ -126,7 +126,7 @@ func TestClicksTheBotDoesNotHandleAreIgnored(t *testing.T) {
 		{name: "a view submission", cb: slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission}},
 		{name: "block actions without an action", cb: slack.InteractionCallback{Type: slack.InteractionTypeBlockActions}},
 		{name: "a button that is not the card's", cb: slack.InteractionCallback{Type: slack.InteractionTypeBlockActions,
-			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: "retry", Value: "req1"}}}}},
+			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: "overflow_menu", Value: "req1"}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

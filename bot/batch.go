@@ -221,8 +221,9 @@ func (p *progress) snapshot() *batchView {
 	return &batchView{total: p.total, live: p.live.Clone(), tally: p.tally.Clone(), failures: slices.Clone(p.failures), all: slices.Clone(p.all)}
 }
 
-// summaryChunk keeps each thread message well under Slack's limits and readable on a phone.
-const summaryChunk = 3500
+// summaryChunk keeps each thread message under the 3000 characters of a section block (the
+// last one carries the Retry button) and readable on a phone.
+const summaryChunk = 2900
 
 // batchSummary is the thread reply for a batch: the result, counts per system, then every
 // failure grouped by system and error, each person named. A long failure list goes on in

@@ -17,6 +17,9 @@ const (
 	actionApprove = "approve"
 	actionCancel  = "cancel"
 	blockActions  = "request_actions"
+	// actionRetry is on the thread summary of a request that ended partial or failed.
+	actionRetry = "retry"
+	blockRetry  = "summary_actions"
 )
 
 // card is everything the request card shows.
@@ -274,6 +277,20 @@ func summary(r reset.Request, outcomes []reset.Outcome, final reset.Final, note 
 		b.WriteString("\n")
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// retryBlocks shows a summary message with the Retry button under it.
+func retryBlocks(r reset.Request, text string) []slack.Block {
+	return []slack.Block{
+		slack.NewSectionBlock(md("%s", text), nil, nil),
+		slack.NewActionBlock(blockRetry,
+			slack.NewButtonBlockElement(actionRetry, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Retry failed systems", false, false)).
+				WithConfirm(slack.NewConfirmationBlockObject(
+					slack.NewTextBlockObject(slack.PlainTextType, "Retry the failed systems?", false, false),
+					md("Only the systems that failed are asked again, for the people they failed for."),
+					slack.NewTextBlockObject(slack.PlainTextType, "Retry", false, false),
+					slack.NewTextBlockObject(slack.PlainTextType, "Not yet", false, false)))),
+	}
 }
 
 func md(format string, args ...any) *slack.TextBlockObject {

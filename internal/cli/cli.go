@@ -79,6 +79,7 @@ func (a *invocation) commands() []Command {
 		{"run", "connect to Slack (Socket Mode) and serve /reset-sessions", own((*invocation).runBot)},
 		{"reset", "sign one person out everywhere from the command line", own((*invocation).reset)},
 		{"check", "validate configuration and try each system's credentials", own((*invocation).check)},
+		{"retry", "run again the systems that failed in a request", own((*invocation).retry)},
 		{"audit", "print the audit log of requests, approvals and outcomes", own((*invocation).audit)},
 	}
 	cmds = append(cmds, a.extra...)

@@ -766,3 +766,50 @@ func TestExitCodesSayWhoseFaultItIs(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryRunsOnlyWhatFailed(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	w.Zoom.FailTimes("revoke", 5, fake.Fault{Status: http.StatusServiceUnavailable}) // every attempt of the reset
+	first := runCLI(t, w, "reset", w.Alice.Email, "--reason", "phished")
+	if first.code != exitFailed || !strings.Contains(first.stdout, "Result: partial") {
+		t.Fatalf("reset with Zoom down: want partial and exit 1\n%s", first)
+	}
+	var events []struct {
+		RequestID string
+		Kind      string
+	}
+	if err := json.Unmarshal([]byte(runCLI(t, w, "audit", "--json").stdout), &events); err != nil || len(events) == 0 {
+		t.Fatalf("audit: %v", err)
+	}
+	id := events[0].RequestID
+	before := w.RevokeCalls()
+
+	r := runCLI(t, w, "retry", id)
+	if r.code != exitOK || !strings.Contains(r.stdout, "zoom: revoked") || !strings.Contains(r.stdout, "Result: done") {
+		t.Fatalf("retry: want zoom revoked and done\n%s", r)
+	}
+	if strings.Contains(r.stdout, "okta: revoked") {
+		t.Errorf("the retry printed a system that had not failed:\n%s", r)
+	}
+	after := w.RevokeCalls()
+	for name, n := range after {
+		want := before[name]
+		if name == "zoom" {
+			want++
+		}
+		if n != want {
+			t.Errorf("%s got %d revoke calls after the retry, want %d", name, n, want)
+		}
+	}
+	if again := runCLI(t, w, "retry", id); again.code != exitFailed || !strings.Contains(again.stderr, "is done: only a request that ended partial or failed") {
+		t.Errorf("retrying a done request: want a refusal\n%s", again)
+	}
+	if r := runCLI(t, w, "retry"); r.code != exitUsage {
+		t.Errorf("retry without an id: exit %d, want %d", r.code, exitUsage)
+	}
+	audit := runCLI(t, w, "audit", "--request", id).stdout
+	if !strings.Contains(audit, "retried") || strings.Count(audit, "finished") != 2 {
+		t.Errorf("audit of the retried request:\n%s", audit)
+	}
+}

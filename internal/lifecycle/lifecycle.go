@@ -35,6 +35,7 @@ type Store interface {
 	Finish(ctx context.Context, id, owner string, final reset.State, now time.Time, announce time.Duration) error
 	Announced(ctx context.Context, id, owner string, now time.Time) error
 	ClaimUnannounced(ctx context.Context, owner string, lease time.Duration) ([]reset.Request, error)
+	Reopen(ctx context.Context, id, owner string, now time.Time, lease time.Duration) (reset.Request, error)
 	Append(ctx context.Context, e store.Event) error
 }
 
@@ -127,6 +128,21 @@ func (r *Runner) Approve(ctx context.Context, req reset.Request, approver reset.
 	}
 	r.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindApproved, Actor: approver, Target: AuditTarget(req), Reason: req.Reason, Detail: detail})
 	r.log(running).Info("request approved", "audit", "approved", "approver", approver.String())
+	return running, nil
+}
+
+// Retry reopens a finished request whose systems failed for someone, under this runner's
+// lease, with the failed answers cleared, and puts the retry on record; the caller runs it,
+// and the run asks only what failed. Of concurrent retries one wins; the others get
+// store.ErrConflict.
+func (r *Runner) Retry(ctx context.Context, req reset.Request, by reset.Actor) (reset.Request, error) {
+	running, err := r.cfg.Store.Reopen(ctx, req.ID, r.cfg.Replica, r.cfg.Now(), r.cfg.Lease)
+	if err != nil {
+		return running, err
+	}
+	r.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindRetried, Actor: by, Target: AuditTarget(req), Reason: req.Reason,
+		Detail: "the failed systems, after " + string(req.State)})
+	r.log(running).Info("request retried", "audit", "retried", "by", by.String(), "was", string(req.State))
 	return running, nil
 }
 

@@ -157,6 +157,22 @@ func (p Policy) MayApprove(req Request, approver Actor, st Standing, roles Roles
 	return nil
 }
 
+// MayRetry decides whether by, in standing st, may run the failed systems of a finished
+// request again: whoever could have approved it, by the same rules (nobody about
+// themselves, not the requester alone when peers are required or the people are responders).
+// One approval is enough: the reset itself was approved already.
+func (p Policy) MayRetry(req Request, by Actor, st Standing, roles Roles, now time.Time) *Refusal {
+	if req.State != StatePartial && req.State != StateFailed {
+		return &Refusal{Code: "not_retryable", Message: fmt.Sprintf("This request is %s: only a request that ended partial or failed can be retried.", req.State)}
+	}
+	again := req
+	again.State, again.ExpiresAt, again.Approvals = Pending, time.Time{}, nil
+	if r := p.MayApprove(again, by, st, roles, now); r != nil {
+		return r
+	}
+	return nil
+}
+
 // MayCancel decides whether by, in standing st, may cancel req at now: its requester while still a
 // requester, or anyone who could approve it, but never one of the people it signs out.
 func (p Policy) MayCancel(req Request, by Actor, st Standing, now time.Time) *Refusal {

@@ -184,3 +184,36 @@ func assertRefusal(t *testing.T, r *reset.Refusal, want string) {
 		t.Errorf("refusal = %q (%v), want %q", got, r, want)
 	}
 }
+
+func TestPolicyDecidesWhoMayRetry(t *testing.T) {
+	t.Parallel()
+	rita := reset.Actor{SlackID: "U1", OktaID: "00uRITA", OktaLogin: "rita@example.com"}
+	sam := reset.Actor{SlackID: "U2", OktaID: "00uSAM", OktaLogin: "sam@example.com"}
+	p := reset.Policy{Requesters: []reset.Group{responders}, RequirePeerApproval: true}
+	partial := reset.Request{State: reset.StatePartial, Requester: rita, Target: reset.Target{OktaID: "00uALICE"}}
+	aboutSam := partial
+	aboutSam.Target = reset.Target{OktaID: sam.OktaID}
+	done := partial
+	done.State = reset.StateDone
+	tests := []struct {
+		name string
+		req  reset.Request
+		by   reset.Actor
+		st   reset.Standing
+		want string
+	}{
+		{"a responder, on a partial request", partial, sam, active(responders), ""},
+		{"a failed request too", reset.Request{State: reset.StateFailed, Requester: rita}, sam, active(responders), ""},
+		{"a done request has nothing to retry", done, sam, active(responders), "not_retryable"},
+		{"the requester alone, peers required", partial, rita, active(responders), "self_approval"},
+		{"the person being signed out", aboutSam, sam, active(responders), "self_target"},
+		{"an outsider", partial, reset.Actor{SlackID: "U9", OktaID: "00uOSCAR"}, active(), "not_approver"},
+		{"a suspended responder", partial, sam, reset.Standing{Status: "SUSPENDED", Groups: []string{responders.ID}}, "inactive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assertRefusal(t, p.MayRetry(tt.req, tt.by, tt.st, reset.Roles{}, time.Now()), tt.want)
+		})
+	}
+}

@@ -21,6 +21,8 @@ const (
 	KindOutcome   = "outcome"
 	KindFinished  = "finished"
 	KindTakenOver = "taken_over"
+	// KindRetried is a finished request whose failed systems are run again.
+	KindRetried = "retried"
 	// KindEvent is how an Okta event ended: done (with its request), ignored or failed.
 	KindEvent = "event"
 )

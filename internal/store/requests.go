@@ -351,6 +351,47 @@ func (s *Store) ClaimUnannounced(ctx context.Context, owner string, lease time.D
 	return got, nil
 }
 
+// Reopen runs the failed part of a finished request again: a partial or failed request whose
+// end was told goes back to running, leased to owner for lease, and its failed answers are
+// cleared in the same transaction, so the run asks again only the systems that failed, for
+// the people they failed for. Of concurrent calls exactly one wins; the others get
+// ErrConflict with the request as it stands.
+func (s *Store) Reopen(ctx context.Context, id, owner string, now time.Time, lease time.Duration) (reset.Request, error) {
+	clock, err := s.Clock(ctx)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("reopen request %s: %w", id, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("reopen request %s: %w", id, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	r, err := scanRequest(tx.QueryRowContext(ctx, `UPDATE requests
+		SET state = 'running', lease_owner = $2, lease_until = $3, updated_at = $4, announced_at = NULL
+		WHERE id = $1 AND state IN ('partial', 'failed') AND announced_at IS NOT NULL
+		RETURNING `+requestColumns, id, owner, s.at(clock.Add(lease)), s.at(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		_ = tx.Rollback()
+		got, err := s.Get(ctx, id)
+		if err != nil {
+			return reset.Request{}, fmt.Errorf("reopen request: %w", err)
+		}
+		return got, fmt.Errorf("reopen request %s: %w: it is %s", id, ErrConflict, got.State)
+	}
+	if err != nil {
+		return reset.Request{}, fmt.Errorf("reopen request %s: %w", id, err)
+	}
+	for _, table := range []string{"outcomes", "person_outcomes"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE request_id = $1 AND status = 'failed'`, id); err != nil {
+			return reset.Request{}, fmt.Errorf("reopen request %s: clear failed answers: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return reset.Request{}, fmt.Errorf("reopen request %s: %w", id, err)
+	}
+	return r, nil
+}
+
 // Leases are measured on the database's clock, never a replica's: a replica whose clock runs
 // ahead must not see another's live lease as lapsed. PostgreSQL's now() is that clock; an
 // SQLite file lives on one host, whose clock every process on it shares.

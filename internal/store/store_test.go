@@ -48,6 +48,7 @@ func testStore(t *testing.T, db database) {
 		{"racing takeovers take each lapsed request once", testTakeOverOnce},
 		{"released leases are taken over at once", testReleaseLeases},
 		{"an end nobody told is claimed by exactly one replica", testUnannouncedEndsAreClaimedOnce},
+		{"a reopened request keeps what worked and clears what failed", testReopen},
 		{"the audit log refuses changes", testAuditAppendOnly},
 		{"audit filters select events", testAuditFilters},
 		{"a stored event source is refused as duplicate", testDuplicateSource},
@@ -905,4 +906,54 @@ func requestIDs(rs []reset.Request) []string {
 		ids = append(ids, r.ID)
 	}
 	return ids
+}
+
+func testReopen(t *testing.T, db database) {
+	ctx := context.Background()
+	stores := replicas(t, db(t), 4)
+	s := stores[0]
+	create(t, s, pending("r1"))
+	if _, err := s.Approve(ctx, "r1", reset.Actor{SlackID: "U2"}, t0, "a", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []reset.Outcome{{Provider: "okta", Status: reset.Revoked}, {Provider: "zoom", Status: reset.Failed, Detail: "503"}} {
+		if err := s.RecordOutcome(ctx, "r1", o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Reopen(ctx, "r1", "b", t0, time.Hour); !errors.Is(err, ErrConflict) {
+		t.Errorf("reopening a running request: %v; want ErrConflict", err)
+	}
+	if err := s.Finish(ctx, "r1", "a", reset.StatePartial, t0, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reopen(ctx, "r1", "b", t0, time.Hour); !errors.Is(err, ErrConflict) {
+		t.Errorf("reopening an end not told yet: %v; want ErrConflict", err)
+	}
+	if err := s.Announced(ctx, "r1", "a", t0); err != nil {
+		t.Fatal(err)
+	}
+	var won int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, st := range stores {
+		wg.Go(func() {
+			if _, err := st.Reopen(ctx, "r1", fmt.Sprintf("retrier-%d", i), t0, time.Hour); err == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			} else if !errors.Is(err, ErrConflict) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got := get(t, s, "r1")
+	if won != 1 || got.State != reset.Running || !got.AnnouncedAt.IsZero() {
+		t.Errorf("%d retries won; request %s, announced %v; want one, running and not yet told", won, got.State, got.AnnouncedAt)
+	}
+	left, err := s.Outcomes(ctx, "r1")
+	if err != nil || len(left) != 1 || left[0].Provider != "okta" {
+		t.Errorf("after the reopen the stored answers are %+v (%v); want Okta's sign-out only", left, err)
+	}
 }

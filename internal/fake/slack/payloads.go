@@ -139,8 +139,10 @@ func (s *Server) SendBlockAction(a BlockAction) string {
 		"action_ts": s.nextTSLocked(),
 	}
 	var message map[string]any
+	threadTS := ""
 	if m, ok := s.byTS[a.ChannelID+"/"+a.MessageTS]; ok && !a.IsEphemeral {
 		message = s.messageJSON(m)
+		threadTS = m.ThreadTS
 		if blockID, button, ok := findButton(m, a.ActionID, a.BlockID); ok {
 			action["block_id"] = blockID
 			if t, ok := button["text"]; ok {
@@ -184,6 +186,10 @@ func (s *Server) SendBlockAction(a BlockAction) string {
 	}
 	if message != nil {
 		payload["message"] = message
+	}
+	if threadTS != "" {
+		// A button on a reply in a thread: Slack names the thread it is in.
+		payload["container"].(map[string]any)["thread_ts"] = threadTS
 	}
 	s.sendEnvelope(id, "interactive", false, payload, Event{
 		Kind: EventAction, Channel: a.ChannelID, TS: a.MessageTS, User: a.UserID,
