@@ -5,12 +5,19 @@
 //
 // It behaves like Slack where the bot can get Slack wrong: it answers with Slack's own error
 // words (not_in_channel, msg_too_long, invalid_blocks with Slack's response_metadata messages,
-// message_not_found, ratelimited with HTTP 429 and Retry-After), acks nothing by itself, accepts
-// any Origin, pings the client, ignores Socket Mode responses of 20 KB or more, and lets a test
-// drop or refresh connections. It records everything the bot made Slack show — posts with every
-// update in order, ephemeral messages, response_url replies, acks with their latency — so tests,
-// the ack benchmark and `resetbot demo` can wait on it or print it as a conversation. Nothing in
-// its API needs a testing.T.
+// message_not_found, ratelimited with HTTP 429 and Retry-After), takes each method only with the
+// kinds of token Slack takes for it (not_allowed_token_type; a person's token without the
+// method's scope gets missing_scope), acks nothing by itself, accepts any Origin, pings the
+// client, ignores Socket Mode responses of 20 KB or more, and lets a test drop or refresh
+// connections. It records everything the bot made Slack show — posts with every update in
+// order, ephemeral messages, response_url replies, acks with their latency — so tests, the ack
+// benchmark and `resetbot demo` can wait on it or print it as a conversation. Nothing in its API
+// needs a testing.T.
+//
+// It also serves admin.users.session.reset, which resetbot calls with an Org Admin's user token
+// (AdminToken) to sign people out of Slack itself: only in an Enterprise Grid org
+// (WithEnterprise; feature_not_enabled elsewhere), only for an Org Admin's token (not_an_admin),
+// only for someone who exists (user_not_found); SessionResets counts what it wiped.
 package slackfake
 
 import (
@@ -65,6 +72,9 @@ type Server struct {
 	errors     []APIError
 	stream     []Event // everything Events() delivers, in order
 
+	userTokens map[string]issuedToken // user tokens (xoxp-) by token
+	resets     []SessionReset         // admin.users.session.reset calls served
+
 	tickets   map[string]bool // apps.connections.open tickets; true once used
 	conns     []*conn         // live connections, in the order they connected
 	rr        int             // round-robin cursor over conns
@@ -90,6 +100,7 @@ type config struct {
 	botUserID, botID, botName    string
 	appID                        string
 	botToken, appToken           string
+	adminToken                   string
 	channels                     []Channel
 	pingInterval                 time.Duration
 	ackTimeout                   time.Duration
@@ -121,6 +132,12 @@ func WithAppID(id string) Option {
 // By default each Server makes up its own, so a client wired to another fake is refused.
 func WithTokens(bot, app string) Option {
 	return func(c *config) { c.botToken, c.appToken = bot, app }
+}
+
+// WithAdminToken sets the user token (xoxp-…) of the org's admin that AdminToken returns. By
+// default each Server makes up its own.
+func WithAdminToken(token string) Option {
+	return func(c *config) { c.adminToken = token }
 }
 
 // WithChannel adds a public channel the bot is a member of.
@@ -165,6 +182,9 @@ func Start(opts ...Option) *Server {
 	if cfg.appToken == "" {
 		cfg.appToken = "xapp-1-" + cfg.appID + "-" + randomDigits(13) + "-" + randomHex(32)
 	}
+	if cfg.adminToken == "" {
+		cfg.adminToken = newUserToken()
+	}
 	if cfg.pingInterval <= 0 {
 		cfg.pingInterval = 5 * time.Second
 	}
@@ -189,8 +209,12 @@ func Start(opts ...Option) *Server {
 		ackByID:           map[string]int{},
 		targets:           map[string]*responseTarget{},
 		timers:            map[*time.Timer]bool{},
+		userTokens:        map[string]issuedToken{},
 	}
 	s.users[cfg.botUserID] = User{ID: cfg.botUserID, TeamID: cfg.teamID, Name: cfg.botName, RealName: cfg.botName, IsBot: true}
+	s.users[AdminUserID] = User{ID: AdminUserID, TeamID: cfg.teamID, Name: "org-admin", RealName: "Org Admin",
+		Email: "org-admin@example.com", IsAdmin: true, IsOrgAdmin: true, EnterpriseID: cfg.enterpriseID}
+	s.userTokens[cfg.adminToken] = issuedToken{user: AdminUserID, scopes: AdminScopes()}
 	for _, c := range cfg.channels {
 		s.AddChannel(c)
 	}
@@ -241,6 +265,69 @@ func (s *Server) BotToken() string { return s.cfg.botToken }
 // AppToken is the xapp- token the fake accepts for apps.connections.open.
 func (s *Server) AppToken() string { return s.cfg.appToken }
 
+// AdminToken is the user token (xoxp-…) of the org's admin (AdminUserID), granted AdminScopes:
+// in a fake started WithEnterprise it is an org-level token of an Org Admin, which
+// admin.users.session.reset takes; without it, the workspace is on a plan without Enterprise
+// Grid, and admin methods answer feature_not_enabled.
+func (s *Server) AdminToken() string { return s.cfg.adminToken }
+
+// AdminUserID is the org's admin whose token AdminToken is (email org-admin@example.com).
+const AdminUserID = "W0ORGADMIN"
+
+// AdminScopes are the scopes AdminToken is granted: admin.users:write for
+// admin.users.session.reset, users:read and users:read.email to find people by email.
+func AdminScopes() []string { return []string{"admin.users:write", "users:read", "users:read.email"} }
+
+// UserToken issues a new user token (xoxp-…) for userID, granted scopes (AdminScopes when none
+// are given). Whether admin methods take it depends on the user: only an Org Admin's
+// (User.IsOrgAdmin) is not answered not_an_admin.
+func (s *Server) UserToken(userID string, scopes ...string) string {
+	if len(scopes) == 0 {
+		scopes = AdminScopes()
+	}
+	token := newUserToken()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userTokens[token] = issuedToken{user: userID, scopes: append([]string(nil), scopes...)}
+	return token
+}
+
+// issuedToken is a user token the fake accepts: whose it is and what it was granted.
+type issuedToken struct {
+	user   string
+	scopes []string
+}
+
+// SessionReset is one admin.users.session.reset the fake served.
+type SessionReset struct {
+	UserID string
+	By     string // the admin whose token made the call
+	// MobileOnly and WebOnly are the call's flags: with neither, every session was wiped.
+	MobileOnly, WebOnly bool
+	At                  time.Time
+}
+
+// SessionResets counts the resets of userID that wiped every session of theirs (neither
+// mobile_only nor web_only).
+func (s *Server) SessionResets(userID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.resets {
+		if r.UserID == userID && !r.MobileOnly && !r.WebOnly {
+			n++
+		}
+	}
+	return n
+}
+
+// Resets returns every admin.users.session.reset served, oldest first.
+func (s *Server) Resets() []SessionReset {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SessionReset(nil), s.resets...)
+}
+
 // TeamID is the workspace id.
 func (s *Server) TeamID() string { return s.cfg.teamID }
 
@@ -279,6 +366,8 @@ type User struct {
 	EmailUnconfirmed bool
 	// EnterpriseID is the Enterprise Grid org the user belongs to, if any.
 	EnterpriseID string
+	// IsOrgAdmin is an Org Admin or Owner of the Grid org: admin methods take their token.
+	IsOrgAdmin bool
 }
 
 // AddUser adds or replaces a workspace member.
@@ -597,6 +686,11 @@ func (s *Server) nextTSLocked() string {
 func (s *Server) nextSerialLocked() int {
 	s.serial++
 	return s.serial
+}
+
+// newUserToken makes up a user token in Slack's xoxp- shape.
+func newUserToken() string {
+	return "xoxp-" + randomDigits(12) + "-" + randomDigits(12) + "-" + randomDigits(13) + "-" + randomHex(32)
 }
 
 func randomHex(n int) string {

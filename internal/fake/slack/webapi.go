@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,40 +22,61 @@ const maxBody = 4 << 20
 // maxTextRunes is chat.postMessage's limit on text (msg_too_long beyond it).
 const maxTextRunes = 40000
 
+// tokenKind is the kind of token a call carried; a method accepts a set of them.
 type tokenKind int
 
 const (
-	botToken tokenKind = iota
-	appToken
+	botToken  tokenKind = 1 << iota // xoxb-: the bot's token
+	appToken                        // xapp-: the app-level token, for Socket Mode only
+	userToken                       // xoxp-: a person's token (UserToken, AdminToken)
 )
+
+// caller is who a call's token speaks for.
+type caller struct {
+	kind tokenKind
+	// user and scopes are set for a user token: whose it is and what it was granted.
+	user   string
+	scopes []string
+}
 
 // slackError is a refusal in Slack's words: the error and, for invalid_blocks and
 // invalid_arguments, response_metadata.messages.
 type slackError struct {
 	word     string
 	messages []string
+	// extra holds further fields of the answer, such as missing_scope's needed and provided.
+	extra map[string]any
 }
 
 func refuse(word string, messages ...string) *slackError {
 	return &slackError{word: word, messages: messages}
 }
 
+// method is one Web API method: the kinds of token it takes, the scope a user token needs for
+// it (bot tokens are not checked for scopes), and how it is served.
 type method struct {
-	token tokenKind
-	serve func(args url.Values) (map[string]any, *slackError)
+	tokens tokenKind
+	scope  string
+	serve  func(c caller, args url.Values) (map[string]any, *slackError)
 }
 
 func (s *Server) methods() map[string]method {
 	return map[string]method{
-		"auth.test":             {botToken, s.authTest},
-		"apps.connections.open": {appToken, s.connectionsOpen},
-		"chat.postMessage":      {botToken, s.postMessage},
-		"chat.update":           {botToken, s.update},
-		"chat.postEphemeral":    {botToken, s.postEphemeral},
-		"users.info":            {botToken, s.usersInfo},
-		"users.lookupByEmail":   {botToken, s.lookupByEmail},
-		"conversations.info":    {botToken, s.conversationsInfo},
+		"auth.test":                 {botToken | userToken, "", s.authTest},
+		"apps.connections.open":     {appToken, "", anyCaller(s.connectionsOpen)},
+		"chat.postMessage":          {botToken, "", anyCaller(s.postMessage)},
+		"chat.update":               {botToken, "", anyCaller(s.update)},
+		"chat.postEphemeral":        {botToken, "", anyCaller(s.postEphemeral)},
+		"users.info":                {botToken | userToken, "users:read", anyCaller(s.usersInfo)},
+		"users.lookupByEmail":       {botToken | userToken, "users:read.email", anyCaller(s.lookupByEmail)},
+		"conversations.info":        {botToken, "", anyCaller(s.conversationsInfo)},
+		"admin.users.session.reset": {userToken, "admin.users:write", s.sessionReset},
 	}
+}
+
+// anyCaller serves a method the same way whoever calls it.
+func anyCaller(serve func(url.Values) (map[string]any, *slackError)) func(caller, url.Values) (map[string]any, *slackError) {
+	return func(_ caller, args url.Values) (map[string]any, *slackError) { return serve(args) }
 }
 
 // serveAPI answers /api/{method} the way slack.com/api does: HTTP 200 with {"ok":…} for
@@ -78,20 +100,25 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	m, ok := s.api[name]
 	if !ok {
-		s.answer(w, name, nil, refuse("unknown_method"), map[string]any{"req_method": name})
+		s.answer(w, name, caller{}, nil, refuse("unknown_method"), map[string]any{"req_method": name})
 		return
 	}
 	args, bad := readArgs(w, r)
 	if bad != nil {
-		s.answer(w, name, nil, bad, nil)
+		s.answer(w, name, caller{}, nil, bad, nil)
 		return
 	}
-	if bad := s.authorize(r, args, m.token); bad != nil {
-		s.answer(w, name, nil, bad, nil)
+	c, bad := s.authorize(r, args, m)
+	if c.kind == userToken {
+		// Slack tells every caller which scopes its token has.
+		w.Header().Set("X-OAuth-Scopes", strings.Join(c.scopes, ","))
+	}
+	if bad != nil {
+		s.answer(w, name, c, nil, bad, nil)
 		return
 	}
-	res, bad := m.serve(args)
-	s.answer(w, name, res, bad, nil)
+	res, bad := m.serve(c, args)
+	s.answer(w, name, c, res, bad, nil)
 }
 
 // writeFault answers a programmed fault: 429 carries Slack's "ratelimited" body, any other
@@ -116,10 +143,16 @@ func (s *Server) writeFault(w http.ResponseWriter, name string, f fake.Fault) {
 	writeJSON(w, f.Status, map[string]any{"ok": false, "error": word})
 }
 
-func (s *Server) answer(w http.ResponseWriter, name string, res map[string]any, bad *slackError, extra map[string]any) {
+// answer writes a method's result or refusal. Every refusal is recorded (Errors); only those of
+// the bot's and the app's calls join the conversation (Events), since a person's token is
+// another client's, such as resetbot signing someone out of Slack.
+func (s *Server) answer(w http.ResponseWriter, name string, c caller, res map[string]any, bad *slackError, extra map[string]any) {
 	if bad != nil {
 		body := map[string]any{"ok": false, "error": bad.word}
 		for k, v := range extra {
+			body[k] = v
+		}
+		for k, v := range bad.extra {
 			body[k] = v
 		}
 		if len(bad.messages) > 0 {
@@ -127,7 +160,9 @@ func (s *Server) answer(w http.ResponseWriter, name string, res map[string]any, 
 		}
 		s.mu.Lock()
 		s.refuseLocked(name, bad.word, bad.messages)
-		s.emitLocked(Event{Kind: EventRefused, Text: name, Error: bad.word})
+		if c.kind != userToken {
+			s.emitLocked(Event{Kind: EventRefused, Text: name, Error: bad.word})
+		}
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, body)
 		return
@@ -195,31 +230,46 @@ func readArgs(w http.ResponseWriter, r *http.Request) (url.Values, *slackError) 
 }
 
 // authorize checks the token the way Slack does: a bearer header or a "token" argument;
-// none is not_authed, an unknown one invalid_auth, the other kind of token
-// not_allowed_token_type.
-func (s *Server) authorize(r *http.Request, args url.Values, want tokenKind) *slackError {
+// none is not_authed, an unknown one invalid_auth, a kind of token the method does not take
+// not_allowed_token_type, and a user token without the method's scope missing_scope (with
+// Slack's needed and provided).
+func (s *Server) authorize(r *http.Request, args url.Values, m method) (caller, *slackError) {
 	token := args.Get("token")
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 		token = strings.TrimPrefix(h, "Bearer ")
 	}
-	var got tokenKind
+	var c caller
 	switch token {
 	case "":
-		return refuse("not_authed")
+		return c, refuse("not_authed")
 	case s.cfg.botToken:
-		got = botToken
+		c.kind = botToken
 	case s.cfg.appToken:
-		got = appToken
+		c.kind = appToken
 	default:
-		return refuse("invalid_auth")
+		s.mu.Lock()
+		ut, ok := s.userTokens[token]
+		s.mu.Unlock()
+		if !ok {
+			return c, refuse("invalid_auth")
+		}
+		c = caller{kind: userToken, user: ut.user, scopes: ut.scopes}
 	}
-	if got != want {
-		return refuse("not_allowed_token_type")
+	if m.tokens&c.kind == 0 {
+		return c, refuse("not_allowed_token_type")
 	}
-	return nil
+	if c.kind == userToken && m.scope != "" && !slices.Contains(c.scopes, m.scope) {
+		bad := refuse("missing_scope")
+		bad.extra = map[string]any{"needed": m.scope, "provided": strings.Join(c.scopes, ",")}
+		return c, bad
+	}
+	return c, nil
 }
 
-func (s *Server) authTest(url.Values) (map[string]any, *slackError) {
+// authTest says whom a token speaks for. A user token of a Grid org is an org-level one, as
+// an org-wide install gives: no team (null), the org's enterprise_id, and
+// is_enterprise_install true.
+func (s *Server) authTest(c caller, _ url.Values) (map[string]any, *slackError) {
 	out := map[string]any{
 		"url":                   "https://" + s.cfg.teamDomain + ".slack.com/",
 		"team":                  s.cfg.teamName,
@@ -228,6 +278,18 @@ func (s *Server) authTest(url.Values) (map[string]any, *slackError) {
 		"user_id":               s.cfg.botUserID,
 		"bot_id":                s.cfg.botID,
 		"is_enterprise_install": false,
+	}
+	if c.kind == userToken {
+		s.mu.Lock()
+		u := s.users[c.user]
+		s.mu.Unlock()
+		delete(out, "bot_id")
+		out["user"], out["user_id"] = u.Name, u.ID
+		if s.cfg.enterpriseID != "" {
+			out["url"] = "https://" + s.cfg.teamDomain + ".enterprise.slack.com/"
+			out["team"], out["team_id"] = nil, nil
+			out["is_enterprise_install"] = true
+		}
 	}
 	if s.cfg.enterpriseID != "" {
 		out["enterprise_id"] = s.cfg.enterpriseID
@@ -453,6 +515,31 @@ func (s *Server) lookupByEmail(args url.Values) (map[string]any, *slackError) {
 	return nil, refuse("users_not_found")
 }
 
+// sessionReset wipes a person's sessions, as admin.users.session.reset does: only in an
+// Enterprise Grid org (feature_not_enabled elsewhere), only for an Org Admin's or Owner's token
+// (not_an_admin), only for someone who exists (user_not_found).
+func (s *Server) sessionReset(c caller, args url.Values) (map[string]any, *slackError) {
+	if s.cfg.enterpriseID == "" {
+		return nil, refuse("feature_not_enabled")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.users[c.user].IsOrgAdmin {
+		return nil, refuse("not_an_admin")
+	}
+	id := strings.TrimSpace(args.Get("user_id"))
+	if id == "" {
+		return nil, refuse("invalid_arguments", "[ERROR] missing required field: user_id")
+	}
+	if _, ok := s.users[id]; !ok {
+		return nil, refuse("user_not_found")
+	}
+	flag := func(name string) bool { v := args.Get(name); return v == "true" || v == "1" }
+	s.resets = append(s.resets, SessionReset{UserID: id, By: c.user, MobileOnly: flag("mobile_only"), WebOnly: flag("web_only"), At: time.Now()})
+	s.notifyLocked()
+	return nil, nil
+}
+
 func (s *Server) conversationsInfo(args url.Values) (map[string]any, *slackError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -522,7 +609,7 @@ func userJSON(u User) map[string]any {
 		"tz_label":            "Greenwich Mean Time",
 		"tz_offset":           0,
 		"profile":             profile,
-		"is_admin":            u.IsAdmin,
+		"is_admin":            u.IsAdmin || u.IsOrgAdmin,
 		"is_owner":            false,
 		"is_primary_owner":    false,
 		"is_restricted":       u.IsRestricted,
@@ -538,7 +625,7 @@ func userJSON(u User) map[string]any {
 	}
 	if u.EnterpriseID != "" {
 		out["enterprise_user"] = map[string]any{"id": u.ID, "enterprise_id": u.EnterpriseID, "enterprise_name": "Example Org",
-			"is_admin": false, "is_owner": false, "teams": []string{u.TeamID}}
+			"is_admin": u.IsOrgAdmin, "is_owner": false, "teams": []string{u.TeamID}}
 	}
 	return out
 }

@@ -1,7 +1,9 @@
 package slackfake_test
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -340,5 +342,129 @@ func TestResponseURLLimits(t *testing.T) {
 	}
 	if rs := s.Responses(); len(rs) != 5 || rs[4].Text != "reply 4" || rs[4].User != userID || rs[4].Kind != "command" {
 		t.Errorf("responses = %+v, want the five accepted replies to alice", rs)
+	}
+}
+
+// post calls method with token the way any Web API client does, and returns the HTTP status,
+// the headers and the decoded answer.
+func post(t *testing.T, s *slackfake.Server, token, method string, args url.Values) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.APIURL()+method, strings.NewReader(args.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	return resp.StatusCode, resp.Header, body
+}
+
+func TestSessionReset(t *testing.T) {
+	t.Parallel()
+	grid := start(t, slackfake.WithEnterprise("E0GRID"))
+	plain := start(t)
+	member := grid.UserToken(userID)
+	noScope := grid.UserToken(slackfake.AdminUserID, "users:read", "users:read.email")
+	for _, tc := range []struct {
+		name  string
+		s     *slackfake.Server
+		token string
+		args  url.Values
+		want  string // the error word; "" for ok
+	}{
+		{"an org admin's token wipes every session", grid, grid.AdminToken(), url.Values{"user_id": {userID}}, ""},
+		{"only web sessions", grid, grid.AdminToken(), url.Values{"user_id": {userID}, "web_only": {"true"}}, ""},
+		{"the bot token is not taken", grid, grid.BotToken(), url.Values{"user_id": {userID}}, "not_allowed_token_type"},
+		{"nor the app-level token", grid, grid.AppToken(), url.Values{"user_id": {userID}}, "not_allowed_token_type"},
+		{"a member's token", grid, member, url.Values{"user_id": {userID}}, "not_an_admin"},
+		{"a token without admin.users:write", grid, noScope, url.Values{"user_id": {userID}}, "missing_scope"},
+		{"nobody", grid, grid.AdminToken(), url.Values{"user_id": {"W0NOBODY"}}, "user_not_found"},
+		{"no user_id", grid, grid.AdminToken(), url.Values{}, "invalid_arguments"},
+		{"a workspace without Enterprise Grid", plain, plain.AdminToken(), url.Values{"user_id": {userID}}, "feature_not_enabled"},
+		{"a token Slack never issued", grid, "xoxp-1-2-3-forged", url.Values{"user_id": {userID}}, "invalid_auth"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := post(t, tc.s, tc.token, "admin.users.session.reset", tc.args)
+			if tc.want == "" && (status != http.StatusOK || body["ok"] != true) || tc.want != "" && body["error"] != tc.want {
+				t.Errorf("answer %d %v, want %q", status, body, cmp.Or(tc.want, "ok"))
+			}
+		})
+	}
+	if n := grid.SessionResets(userID); n != 1 {
+		t.Errorf("SessionResets = %d, want 1 (the web-only reset does not wipe every session)", n)
+	}
+	if rs := grid.Resets(); len(rs) != 2 || rs[1].By != slackfake.AdminUserID || !rs[1].WebOnly {
+		t.Errorf("resets = %+v, want both, made by the org admin", rs)
+	}
+	_, _, body := post(t, grid, noScope, "admin.users.session.reset", url.Values{"user_id": {userID}})
+	if body["needed"] != "admin.users:write" || body["provided"] != "users:read,users:read.email" {
+		t.Errorf("missing_scope answer %v, want Slack's needed and provided", body)
+	}
+	// Every refusal is recorded; those of a person's token are not part of the bot's conversation.
+	var recorded, conversed []string
+	for _, e := range grid.Errors() {
+		recorded = append(recorded, e.Error)
+	}
+	grid.Close()
+	for ev := range grid.Events() {
+		if ev.Kind == slackfake.EventRefused {
+			conversed = append(conversed, ev.Error)
+		}
+	}
+	if want := []string{"not_allowed_token_type", "not_allowed_token_type", "not_an_admin", "missing_scope", "user_not_found", "invalid_arguments", "invalid_auth", "missing_scope"}; !slices.Equal(recorded, want) {
+		t.Errorf("refusals recorded = %v, want %v", recorded, want)
+	}
+	if want := []string{"not_allowed_token_type", "not_allowed_token_type", "invalid_auth"}; !slices.Equal(conversed, want) {
+		t.Errorf("refusals in the conversation = %v, want only the bot's, the app's and the unknown token's: %v", conversed, want)
+	}
+}
+
+func TestSessionResetRateLimit(t *testing.T) {
+	t.Parallel()
+	s := start(t, slackfake.WithEnterprise("E0GRID"))
+	s.RateLimit("admin.users.session.reset", 1, 30*time.Second)
+	status, header, body := post(t, s, s.AdminToken(), "admin.users.session.reset", url.Values{"user_id": {userID}})
+	if status != http.StatusTooManyRequests || header.Get("Retry-After") != "30" || body["error"] != "ratelimited" {
+		t.Errorf("answer %d Retry-After %q %v, want 429 ratelimited with Retry-After 30", status, header.Get("Retry-After"), body)
+	}
+	if status, _, _ := post(t, s, s.AdminToken(), "admin.users.session.reset", url.Values{"user_id": {userID}}); status != http.StatusOK || s.SessionResets(userID) != 1 {
+		t.Errorf("after the limit: %d, %d resets; want the reset served", status, s.SessionResets(userID))
+	}
+}
+
+func TestAdminTokenIdentity(t *testing.T) {
+	t.Parallel()
+	grid := start(t, slackfake.WithEnterprise("E0GRID"))
+	_, header, body := post(t, grid, grid.AdminToken(), "auth.test", nil)
+	if body["enterprise_id"] != "E0GRID" || body["is_enterprise_install"] != true || body["team_id"] != nil || body["user_id"] != slackfake.AdminUserID {
+		t.Errorf("auth.test of the admin token = %v, want an org-level token of the org admin", body)
+	}
+	if got := header.Get("X-OAuth-Scopes"); got != strings.Join(slackfake.AdminScopes(), ",") {
+		t.Errorf("X-OAuth-Scopes = %q, want the admin's scopes", got)
+	}
+	_, _, body = post(t, grid, grid.BotToken(), "auth.test", nil)
+	if body["user_id"] != grid.BotUserID() || body["is_enterprise_install"] != false || body["team_id"] != grid.TeamID() {
+		t.Errorf("auth.test of the bot token = %v, want the bot in its workspace", body)
+	}
+	plain := start(t)
+	_, _, body = post(t, plain, plain.AdminToken(), "auth.test", nil)
+	if _, ok := body["enterprise_id"]; ok || body["is_enterprise_install"] != false || body["team_id"] != plain.TeamID() {
+		t.Errorf("auth.test of a workspace admin's token = %v, want no enterprise", body)
+	}
+	// The admin's token finds people by email, as the bot's does.
+	u, err := slack.New(grid.AdminToken(), slack.OptionAPIURL(grid.APIURL())).GetUserByEmail("alice@example.com")
+	if err != nil || u.ID != userID {
+		t.Errorf("users.lookupByEmail with the admin token = %+v, %v; want alice", u, err)
+	}
+	if _, err := slack.New(grid.UserToken(userID, "users:read"), slack.OptionAPIURL(grid.APIURL())).GetUserByEmail("alice@example.com"); err == nil || err.Error() != "missing_scope" {
+		t.Errorf("users.lookupByEmail without users:read.email: %v, want missing_scope", err)
 	}
 }
