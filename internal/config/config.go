@@ -52,7 +52,7 @@ type Config struct {
 // Pace is how hard resetbot may press each provider. A rate is where a provider starts and
 // the most it gets: 429s lower it for a while, and Okta's announced window can hold it lower.
 type Pace struct {
-	// Rates holds requests per second by provider name: okta, google, zoom, microsoft.
+	// Rates holds requests per second by provider name: okta, google, zoom, microsoft, slack.
 	Rates map[string]float64
 	// Concurrency bounds each provider's requests in flight.
 	Concurrency int
@@ -70,7 +70,11 @@ type Pace struct {
 //     or Medium, 30/s or 20/s on Pro accounts, more on Business and up
 //     (developers.zoom.us/docs/api/rate-limits);
 //   - microsoft 15/s: Microsoft Graph allows an app 3,000 writes per 150 s in a tenant, 20/s,
-//     and 3,500 resource units per 10 s in the smallest tenants (learn.microsoft.com/graph/throttling-limits).
+//     and 3,500 resource units per 10 s in the smallest tenants (learn.microsoft.com/graph/throttling-limits);
+//   - slack 0.3/s, 18 a minute: admin.users.session.reset is a Tier 2 method, 20+ calls a minute
+//     per app and org, and users.lookupByEmail Tier 3, 50+ a minute (docs.slack.dev/apis/web-api/rate-limits).
+//     A lookup and a sign-out are one request each here, and a sign-out's own lookup at most one
+//     more, so both methods stay under their tier.
 var defaultRates = []struct {
 	provider, key string
 	rate          float64
@@ -79,6 +83,7 @@ var defaultRates = []struct {
 	{"google", "RESETBOT_RATE_GOOGLE", 20},
 	{"zoom", "RESETBOT_RATE_ZOOM", 10},
 	{"microsoft", "RESETBOT_RATE_MICROSOFT", 15},
+	{"slack", "RESETBOT_RATE_SLACK", 0.3},
 }
 
 // defaultConcurrency bounds requests in flight per provider, far under Okta's 75 concurrent
@@ -133,12 +138,19 @@ func (h OktaHook) Enabled() bool {
 	return false
 }
 
-// Slack holds the bot and app-level tokens.
+// Slack holds the bot and app-level tokens, and the token that signs people out of Slack
+// itself. The bot and the slack system share the Web API base.
 type Slack struct {
 	BotToken string
 	AppToken string
-	APIURL   string
+	// AdminToken (SLACK_ADMIN_TOKEN) is the org-level user token of an Enterprise Grid Org Admin
+	// or Owner; without it the slack system is skipped.
+	AdminToken string
+	APIURL     string
 }
+
+// SessionsConfigured reports whether people can be signed out of Slack itself.
+func (s Slack) SessionsConfigured() bool { return s.AdminToken != "" }
 
 // Okta is both the directory and a provider.
 type Okta struct {
@@ -213,9 +225,10 @@ func Load(env Getenv) (Config, error) {
 func load(r *reader) Config {
 	c := Config{
 		Slack: Slack{
-			BotToken: r.secret("SLACK_BOT_TOKEN"),
-			AppToken: r.secret("SLACK_APP_TOKEN"),
-			APIURL:   r.url("SLACK_API_URL", "https://slack.com/api/"),
+			BotToken:   r.secret("SLACK_BOT_TOKEN"),
+			AppToken:   r.secret("SLACK_APP_TOKEN"),
+			AdminToken: r.secret("SLACK_ADMIN_TOKEN"),
+			APIURL:     r.url("SLACK_API_URL", "https://slack.com/api/"),
 		},
 		Okta: Okta{
 			OrgURL:         strings.TrimSuffix(r.url("OKTA_ORG_URL", ""), "/"),

@@ -55,6 +55,7 @@ func TestLoadRejectsHalfConfiguredSystemsNamingTheVariable(t *testing.T) {
 		{name: "a rate with a unit", env: map[string]string{"RESETBOT_RATE_ZOOM": "10/s"}, wantErr: []string{"RESETBOT_RATE_ZOOM must be a positive number"}},
 		{name: "an infinite rate", env: map[string]string{"RESETBOT_RATE_MICROSOFT": "Inf"}, wantErr: []string{"RESETBOT_RATE_MICROSOFT must be a positive number"}},
 		{name: "a rate that is not a number", env: map[string]string{"RESETBOT_RATE_OKTA": "NaN"}, wantErr: []string{"RESETBOT_RATE_OKTA must be a positive number"}},
+		{name: "slack's rate per minute", env: map[string]string{"RESETBOT_RATE_SLACK": "20/min"}, wantErr: []string{"RESETBOT_RATE_SLACK must be a positive number of requests per second such as 10 or 0.5"}},
 		{name: "no request in flight", env: map[string]string{"RESETBOT_CONCURRENCY": "0"},
 			wantErr: []string{`RESETBOT_CONCURRENCY must be a whole number of at least 1 such as 8, not "0"`}},
 		{name: "half a request in flight", env: map[string]string{"RESETBOT_CONCURRENCY": "1.5"}, wantErr: []string{"RESETBOT_CONCURRENCY must be a whole number"}},
@@ -233,15 +234,15 @@ func TestPace(t *testing.T) {
 		wantConcurrency int
 	}{
 		{name: "defaults inside each provider's published limit", env: map[string]string{},
-			wantRates:       map[string]float64{"okta": 10, "google": 20, "zoom": 10, "microsoft": 15},
+			wantRates:       map[string]float64{"okta": 10, "google": 20, "zoom": 10, "microsoft": 15, "slack": 0.3},
 			wantConcurrency: 8},
 		{name: "each rate and the concurrency set apart",
 			env: map[string]string{"RESETBOT_RATE_OKTA": "25", "RESETBOT_RATE_GOOGLE": " 0.5 ", "RESETBOT_RATE_ZOOM": "1e1",
-				"RESETBOT_RATE_MICROSOFT": "40", "RESETBOT_CONCURRENCY": "3"},
-			wantRates:       map[string]float64{"okta": 25, "google": 0.5, "zoom": 10, "microsoft": 40},
+				"RESETBOT_RATE_MICROSOFT": "40", "RESETBOT_RATE_SLACK": "1", "RESETBOT_CONCURRENCY": "3"},
+			wantRates:       map[string]float64{"okta": 25, "google": 0.5, "zoom": 10, "microsoft": 40, "slack": 1},
 			wantConcurrency: 3},
 		{name: "one rate set leaves the others at their defaults", env: map[string]string{"RESETBOT_RATE_ZOOM": "2"},
-			wantRates:       map[string]float64{"okta": 10, "google": 20, "zoom": 2, "microsoft": 15},
+			wantRates:       map[string]float64{"okta": 10, "google": 20, "zoom": 2, "microsoft": 15, "slack": 0.3},
 			wantConcurrency: 8},
 	}
 	for _, tt := range tests {
@@ -270,6 +271,7 @@ func secretVariables() []struct {
 	}{
 		{"SLACK_BOT_TOKEN", "xoxb-from-a-file", func(c Config) string { return c.Slack.BotToken }},
 		{"SLACK_APP_TOKEN", "xapp-from-a-file", func(c Config) string { return c.Slack.AppToken }},
+		{"SLACK_ADMIN_TOKEN", "xoxp-from-a-file", func(c Config) string { return c.Slack.AdminToken }},
 		{"OKTA_API_TOKEN", "00okta-from-a-file", func(c Config) string { return c.Okta.APIToken }},
 		{"ZOOM_CLIENT_SECRET", "zoom-from-a-file", func(c Config) string { return c.Zoom.ClientSecret }},
 		{"AZURE_CLIENT_SECRET", "azure-from-a-file", func(c Config) string { return c.Microsoft.ClientSecret }},
@@ -282,7 +284,7 @@ func secretVariables() []struct {
 // secret sees its own problems only.
 func completeEnv() map[string]string {
 	return map[string]string{
-		"SLACK_BOT_TOKEN": "xoxb-env", "SLACK_APP_TOKEN": "xapp-env",
+		"SLACK_BOT_TOKEN": "xoxb-env", "SLACK_APP_TOKEN": "xapp-env", "SLACK_ADMIN_TOKEN": "xoxp-env",
 		"OKTA_ORG_URL": "https://x.okta.com", "OKTA_API_TOKEN": "00env",
 		"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c", "ZOOM_CLIENT_SECRET": "zoom-env",
 		"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "azure-env",
