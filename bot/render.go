@@ -65,7 +65,7 @@ func (c card) render() (string, []slack.Block) {
 					WithStyle(slack.StylePrimary).
 					WithConfirm(slack.NewConfirmationBlockObject(
 						slack.NewTextBlockObject(slack.PlainTextType, confirmTitle(r), false, false),
-						md("%s will be signed out of Okta, Google Workspace, Zoom and Microsoft 365 now.", escape(confirmWho(r))),
+						md("%s will be signed out of %s now.", escape(confirmWho(r)), confirmSystems(r.Plan)),
 						slack.NewTextBlockObject(slack.PlainTextType, "Sign out", false, false),
 						slack.NewTextBlockObject(slack.PlainTextType, "Not yet", false, false))),
 				slack.NewButtonBlockElement(actionCancel, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false)),
@@ -105,6 +105,25 @@ func confirmWho(r reset.Request) string {
 		return fmt.Sprintf("All %d people", len(r.Targets))
 	}
 	return r.Target.String()
+}
+
+// confirmSystems names the systems an approval signs people out of: every one in the plan but
+// those not configured, e.g. "okta, google, zoom, microsoft and slack".
+func confirmSystems(plan []reset.PlanEntry) string {
+	var names []string
+	for _, p := range plan {
+		if p.Account != reset.NotConfigured {
+			names = append(names, p.Provider)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "every configured system"
+	case 1:
+		return names[0]
+	default:
+		return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	}
 }
 
 func (c card) headline() (title, fallback string) {
