@@ -21,6 +21,7 @@ import (
 	"github.com/resetbot/resetbot/internal/provider/google"
 	"github.com/resetbot/resetbot/internal/provider/microsoft"
 	"github.com/resetbot/resetbot/internal/provider/okta"
+	slacksessions "github.com/resetbot/resetbot/internal/provider/slack"
 	"github.com/resetbot/resetbot/internal/provider/zoom"
 	"github.com/resetbot/resetbot/internal/reset"
 )
@@ -138,6 +139,16 @@ func Wire(ctx context.Context, cfg config.Config, roots *x509.CertPool) (*Wiring
 		w.add("microsoft", p, "")
 	} else {
 		w.add("microsoft", nil, "not configured: AZURE_TENANT_ID is not set")
+	}
+
+	if cfg.Slack.SessionsConfigured() {
+		p, err := slacksessions.New(ctx, slacksessions.Config{AdminToken: cfg.Slack.AdminToken, APIURL: cfg.Slack.APIURL, HTTPClient: httpClient})
+		if err != nil {
+			return nil, &ConfigError{err}
+		}
+		w.add("slack", p, "")
+	} else {
+		w.add("slack", nil, "not configured: SLACK_ADMIN_TOKEN is not set")
 	}
 	return w, nil
 }

@@ -16,9 +16,9 @@ import (
 // once.
 func TestRestedLimiterStartsOneRequestAtATime(t *testing.T) {
 	t.Parallel()
-	rates := map[string]float64{"okta": 0.1, "google": 0.1, "zoom": 0.1, "microsoft": 0.1}
+	rates := map[string]float64{"okta": 0.1, "google": 0.1, "zoom": 0.1, "microsoft": 0.1, "slack": 0.1}
 	l := NewLimiter(config.Pace{Rates: rates, Concurrency: 8})
-	for _, provider := range []string{"okta", "google", "zoom", "microsoft", directory.Provider} {
+	for _, provider := range []string{"okta", "google", "zoom", "microsoft", "slack", directory.Provider} {
 		if err := l.Wait(t.Context(), provider); err != nil {
 			t.Fatalf("%s: the first request waited: %v", provider, err)
 		}

@@ -62,9 +62,9 @@ func TestResetFileSignsOutEveryone(t *testing.T) {
 	}
 	lines := personLines(r.stdout)
 	want := map[string]string{
-		w.Alice.Email:        "okta revoked, google revoked, zoom revoked, microsoft revoked",
-		w.Bob.Email:          "okta revoked, google revoked, zoom no account, microsoft revoked",
-		w.Oscar.Email:        "okta revoked, google revoked, zoom revoked, microsoft revoked",
+		w.Alice.Email:        "okta revoked, google revoked, zoom revoked, microsoft revoked, slack revoked",
+		w.Bob.Email:          "okta revoked, google revoked, zoom no account, microsoft revoked, slack revoked",
+		w.Oscar.Email:        "okta revoked, google revoked, zoom revoked, microsoft revoked, slack revoked",
 		"nobody@example.com": "nobody in Okta matches",
 	}
 	if len(lines) != len(want) {
@@ -76,13 +76,13 @@ func TestResetFileSignsOutEveryone(t *testing.T) {
 		}
 	}
 	// columns: revoked, no account, failed, skipped, not in okta — each row adds up to 4 people.
-	for system, row := range map[string]string{"okta": "3 0 0 0 1", "google": "3 0 0 0 1", "zoom": "2 1 0 0 1", "microsoft": "3 0 0 0 1"} {
+	for system, row := range map[string]string{"okta": "3 0 0 0 1", "google": "3 0 0 0 1", "zoom": "2 1 0 0 1", "microsoft": "3 0 0 0 1", "slack": "3 0 0 0 1"} {
 		if got := countRow(r.stdout, system); got != row {
 			t.Errorf("%s counts %q, want %q:\n%s", system, got, row, r.stdout)
 		}
 	}
 	for _, p := range []world.Person{w.Alice, w.Oscar} {
-		if got := w.SignOuts(p); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 {
+		if got := w.SignOuts(p); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 || got["slack"] != 1 {
 			t.Errorf("%s signed out %v, want once everywhere", p.Email, got)
 		}
 	}
@@ -137,7 +137,7 @@ func TestResetFileRefusesWhatItCannotDo(t *testing.T) {
 			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
 				t.Errorf("want exit 2 and %q:\n%s", tt.want, r)
 			}
-			if got := w.RevokeCalls(); got["okta"]+got["google"]+got["zoom"]+got["microsoft"] != 0 {
+			if got := w.RevokeCalls(); got["okta"]+got["google"]+got["zoom"]+got["microsoft"]+got["slack"] != 0 {
 				t.Errorf("revokes reached the fakes: %v", got)
 			}
 		})
@@ -174,10 +174,10 @@ func TestResetFileIsOneRequestInTheAuditLog(t *testing.T) {
 	if got := byKind["requested"]; len(got) == 1 && !strings.Contains(got[0], "3 people") {
 		t.Errorf("the request is named %q, want it to say 3 people", got[0])
 	}
-	// 3 people × 4 systems: the person Okta does not know failed everywhere, in Okta's words,
+	// 3 people × 5 systems: the person Okta does not know failed everywhere, in Okta's words,
 	// as a batch from Slack records it.
-	if got := len(byKind["outcome"]); got != 3*4 {
-		t.Errorf("%d outcome events, want 12:\n%s", got, strings.Join(byKind["outcome"], "\n"))
+	if got := len(byKind["outcome"]); got != 3*5 {
+		t.Errorf("%d outcome events, want 15:\n%s", got, strings.Join(byKind["outcome"], "\n"))
 	}
 	outcomes := strings.Join(byKind["outcome"], "\n")
 	for _, want := range []string{w.Bob.Email + " zoom: no account", w.Alice.Email + " zoom: revoked", "nobody@example.com zoom: failed — could not find them in Okta"} {
@@ -259,7 +259,7 @@ func TestCommandLineBatchKeepsItsLeaseWhileItRuns(t *testing.T) {
 		t.Errorf("a replica took over %d request(s) while the command was running", n)
 	}
 	for _, p := range []world.Person{w.Alice, w.Bob, w.Oscar} {
-		if got := w.SignOuts(p); got["okta"] != 1 || got["google"] != 1 || got["microsoft"] != 1 {
+		if got := w.SignOuts(p); got["okta"] != 1 || got["google"] != 1 || got["microsoft"] != 1 || got["slack"] != 1 {
 			t.Errorf("%s signed out %v, want once in each system", p.Email, got)
 		}
 	}

@@ -50,10 +50,10 @@ func TestResetFileFromWindowsResetsTheFirstPersonToo(t *testing.T) {
 		t.Fatalf("want exit 0, everyone found:\n%s", r)
 	}
 	lines := personLines(r.stdout)
-	if want := w.Alice.Email + ": okta revoked, google revoked, zoom revoked, microsoft revoked"; lines[w.Alice.Email] != want || len(lines) != 3 {
+	if want := w.Alice.Email + ": okta revoked, google revoked, zoom revoked, microsoft revoked, slack revoked"; lines[w.Alice.Email] != want || len(lines) != 3 {
 		t.Errorf("want a line for each of the 3 people, the first %q:\n%s", want, r)
 	}
-	if got := w.SignOuts(w.Alice); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 {
+	if got := w.SignOuts(w.Alice); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 || got["slack"] != 1 {
 		t.Errorf("%s, first in the file, signed out %v, want once everywhere", w.Alice.Email, got)
 	}
 }

@@ -58,7 +58,7 @@ func (r cliRun) String() string {
 	return fmt.Sprintf("exit %d\n--- stdout:\n%s--- stderr:\n%s", r.code, r.stdout, r.stderr)
 }
 
-var nothing = map[string]int{"okta": 0, "google": 0, "zoom": 0, "microsoft": 0}
+var nothing = map[string]int{"okta": 0, "google": 0, "zoom": 0, "microsoft": 0, "slack": 0}
 
 // outcomeLines finds the "  <system>: …" lines printed under "Signing out:", by system.
 func outcomeLines(stdout string) map[string]string {
@@ -69,7 +69,7 @@ func outcomeLines(stdout string) map[string]string {
 	}
 	for _, l := range strings.Split(after, "\n") {
 		l = strings.TrimSpace(l)
-		if name, _, ok := strings.Cut(l, ": "); ok && slices.Contains([]string{"okta", "google", "zoom", "microsoft"}, name) {
+		if name, _, ok := strings.Cut(l, ": "); ok && slices.Contains([]string{"okta", "google", "zoom", "microsoft", "slack"}, name) {
 			lines[name] = l
 		}
 	}
@@ -90,7 +90,7 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 	t.Parallel()
 	// outcome is the start of a system's line: its status, then for failures the provider's words.
 	type outcome map[string]string
-	allRevoked := outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked", "microsoft": "microsoft: revoked"}
+	allRevoked := outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked", "microsoft": "microsoft: revoked", "slack": "slack: revoked"}
 	cases := []struct {
 		name  string
 		setup func(w *world.World)
@@ -111,7 +111,7 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 			code:    exitOK,
 			lines:   allRevoked,
 			result:  "done",
-			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1},
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1, "slack": 1},
 		},
 		{
 			name:    "an Okta user id names the person too",
@@ -121,15 +121,15 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 			code:    exitOK,
 			lines:   allRevoked,
 			result:  "done",
-			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1},
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1, "slack": 1},
 		},
 		{
 			name:    "a missing Zoom account is no account, not a failure",
 			who:     func(w *world.World) world.Person { return w.Bob },
 			code:    exitOK,
-			lines:   outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: no account", "microsoft": "microsoft: revoked"},
+			lines:   outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: no account", "microsoft": "microsoft: revoked", "slack": "slack: revoked"},
 			result:  "done",
-			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1},
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1, "slack": 1},
 		},
 		{
 			name: "Zoom failing every attempt leaves a partial reset",
@@ -138,22 +138,22 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 			},
 			who:  func(w *world.World) world.Person { return w.Alice },
 			code: exitFailed,
-			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "microsoft": "microsoft: revoked",
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "microsoft": "microsoft: revoked", "slack": "slack: revoked",
 				"zoom": "zoom: failed — revoke zoom sessions for alice@example.com: Internal Server Error"},
 			also:    outcome{"zoom": "(retrying may help) [5 attempts"},
 			result:  "partial",
-			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1},
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1, "slack": 1},
 		},
 		{
 			name:  "Microsoft refusing the permission is a failure that retrying will not fix",
 			setup: func(w *world.World) { w.Microsoft.FailTimes("revoke", 20, fake.Fault{Status: http.StatusForbidden}) },
 			who:   func(w *world.World) world.Person { return w.Alice },
 			code:  exitFailed,
-			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked",
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked", "slack": "slack: revoked",
 				"microsoft": "microsoft: failed — revoke microsoft 365 sessions for alice@example.com: Authorization_RequestDenied: Insufficient privileges"},
 			also:    outcome{"microsoft": "(retrying will not help) [1 attempt,"},
 			result:  "partial",
-			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 0},
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 0, "slack": 1},
 		},
 		{
 			name:  "every system failing fails the reset",
@@ -161,7 +161,7 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 			who:   func(w *world.World) world.Person { return w.Alice },
 			code:  exitFailed,
 			lines: outcome{"okta": "okta: failed", "google": "google: failed", "zoom": "zoom: failed",
-				"microsoft": "microsoft: failed"},
+				"microsoft": "microsoft: failed", "slack": "slack: failed"},
 			result:  "failed",
 			revoked: nothing,
 		},
@@ -171,9 +171,9 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 			args: []string{"--providers", "okta, Google"},
 			code: exitOK,
 			lines: outcome{"okta": "okta: revoked", "google": "google: revoked",
-				"zoom": "zoom: skipped — deselected", "microsoft": "microsoft: skipped — deselected"},
+				"zoom": "zoom: skipped — deselected", "microsoft": "microsoft: skipped — deselected", "slack": "slack: skipped — deselected"},
 			result:  "done",
-			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 0},
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 0, "slack": 0},
 		},
 		{
 			name: "an unconfigured system is skipped, naming what to set",
@@ -184,10 +184,31 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 			},
 			who:  func(w *world.World) world.Person { return w.Alice },
 			code: exitOK,
-			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "microsoft": "microsoft: revoked",
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "microsoft": "microsoft: revoked", "slack": "slack: revoked",
 				"zoom": "zoom: skipped — not configured: ZOOM_ACCOUNT_ID is not set"},
 			result:  "done",
-			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1},
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1, "slack": 1},
+		},
+		{
+			name:  "without SLACK_ADMIN_TOKEN slack is skipped, naming it",
+			setup: func(w *world.World) { w.Set("SLACK_ADMIN_TOKEN", "") },
+			who:   func(w *world.World) world.Person { return w.Alice },
+			code:  exitOK,
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked", "microsoft": "microsoft: revoked",
+				"slack": "slack: skipped — not configured: SLACK_ADMIN_TOKEN is not set"},
+			result:  "done",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1, "slack": 0},
+		},
+		{
+			name:  "a Slack token that is not an Org Admin's fails at once, naming what to grant",
+			setup: func(w *world.World) { w.Set("SLACK_ADMIN_TOKEN", w.Slack.UserToken(w.Oscar.SlackID)) },
+			who:   func(w *world.World) world.Person { return w.Alice },
+			code:  exitFailed,
+			lines: outcome{"okta": "okta: revoked", "google": "google: revoked", "zoom": "zoom: revoked", "microsoft": "microsoft: revoked",
+				"slack": "slack: failed — revoke slack sessions for Alice Example <alice@example.com>: not_an_admin (permission denied; grant: SLACK_ADMIN_TOKEN must be the org-level user token of an Enterprise Grid Org Admin or Owner"},
+			also:    outcome{"slack": "(retrying will not help) [1 attempt,"},
+			result:  "partial",
+			revoked: map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1, "slack": 0},
 		},
 	}
 	for _, tc := range cases {
@@ -210,7 +231,7 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 				t.Errorf("stdout does not name the target %q\n%s", want, r)
 			}
 			got := outcomeLines(r.stdout)
-			if len(got) != 4 {
+			if len(got) != 5 {
 				t.Errorf("want one outcome line per system, got %d\n%s", len(got), r)
 			}
 			for name, want := range tc.lines {
@@ -242,13 +263,15 @@ func TestResetSignsOutEverywhere(t *testing.T) {
 	}
 }
 
-// cliFailEverywhere makes every system's revoke answer status, for good.
+// cliFailEverywhere makes every system's revoke answer status, for good; Slack, which refuses
+// with HTTP 200 and a word, answers not_an_admin.
 func cliFailEverywhere(w *world.World, status int) {
 	for _, s := range []interface {
 		FailTimes(op string, n int, f fake.Fault)
 	}{w.Okta, w.Google, w.Zoom, w.Microsoft} {
 		s.FailTimes("revoke", 20, fake.Fault{Status: status})
 	}
+	w.Slack.FailTimes("admin.users.session.reset", 20, fake.Fault{Status: http.StatusOK, Message: "not_an_admin"})
 }
 
 func TestResetRetriesAFlakySystemToSuccess(t *testing.T) {
@@ -278,7 +301,7 @@ func TestResetDryRunRevokesNothing(t *testing.T) {
 		{
 			name: "flag before the person",
 			args: func(w *world.World) []string { return []string{"reset", "--dry-run", w.Alice.Email} },
-			plan: map[string]string{"okta": "account found", "google": "account found", "zoom": "account found", "microsoft": "account found"},
+			plan: map[string]string{"okta": "account found", "google": "account found", "zoom": "account found", "microsoft": "account found", "slack": "account found"},
 		},
 		{
 			name: "flags after the person, as people type",
@@ -286,7 +309,7 @@ func TestResetDryRunRevokesNothing(t *testing.T) {
 				return []string{"reset", w.Bob.Email, "--reason", "phished", "--dry-run"}
 			},
 			reason: "phished",
-			plan:   map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found"},
+			plan:   map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found", "slack": "account found"},
 		},
 		{
 			name: "a flag with its value after =",
@@ -294,7 +317,7 @@ func TestResetDryRunRevokesNothing(t *testing.T) {
 				return []string{"reset", w.Bob.Email, "--dry-run", "--reason=lost laptop"}
 			},
 			reason: "lost laptop",
-			plan:   map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found"},
+			plan:   map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found", "slack": "account found"},
 		},
 	}
 	for _, tc := range cases {
@@ -369,6 +392,7 @@ func TestResetJSON(t *testing.T) {
 		{Provider: "google", Account: reset.AccountFound},
 		{Provider: "zoom", Account: reset.AccountNone},
 		{Provider: "microsoft", Account: reset.AccountFound},
+		{Provider: "slack", Account: reset.AccountFound},
 	}
 	if !reflect.DeepEqual(rep.Plan, wantPlan) {
 		t.Errorf("plan = %+v, want %+v", rep.Plan, wantPlan)
@@ -380,14 +404,14 @@ func TestResetJSON(t *testing.T) {
 			t.Errorf("%s: %d attempts, want 1", o.Provider, o.Attempts)
 		}
 	}
-	want := []string{"okta=revoked", "google=revoked", "zoom=no account", "microsoft=revoked"}
+	want := []string{"okta=revoked", "google=revoked", "zoom=no account", "microsoft=revoked", "slack=revoked"}
 	if !slices.Equal(got, want) {
 		t.Errorf("outcomes = %v, want %v in summary order", got, want)
 	}
 	if rep.Result != "done" {
 		t.Errorf("result = %q, want done", rep.Result)
 	}
-	if g := w.SignOuts(w.Bob); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1}) {
+	if g := w.SignOuts(w.Bob); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 0, "microsoft": 1, "slack": 1}) {
 		t.Errorf("sign-outs = %v", g)
 	}
 }
@@ -409,7 +433,7 @@ func TestResetRefusesWhatItCannotDo(t *testing.T) {
 		{name: "a blank person", args: []string{"reset", "  "}, code: exitUsage, stderr: []string{"name exactly one person"}},
 		{name: "an unknown flag", args: []string{"reset", "--dryrun", "alice@example.com"}, code: exitUsage, stderr: []string{"flag provided but not defined: -dryrun"}},
 		{name: "a flag missing its value", args: []string{"reset", "alice@example.com", "--reason"}, code: exitUsage, stderr: []string{"flag needs an argument: -reason"}},
-		{name: "an unknown system", args: []string{"reset", "--providers", "okta,slack", "alice@example.com"}, code: exitUsage, stderr: []string{`unknown system "slack"`, "okta, google, zoom, microsoft"}},
+		{name: "an unknown system", args: []string{"reset", "--providers", "okta,github", "alice@example.com"}, code: exitUsage, stderr: []string{`unknown system "github"`, "okta, google, zoom, microsoft, slack"}},
 		{name: "no system at all", args: []string{"reset", "--providers", " , ", "alice@example.com"}, code: exitUsage, stderr: []string{"--providers: name at least one system"}},
 		{name: "nobody by that name", args: []string{"reset", "nobody@example.com"}, code: exitFailed, stderr: []string{`nobody in Okta matches "nobody@example.com"`}},
 		{name: "half-configured Zoom", unset: []string{"ZOOM_CLIENT_SECRET"}, args: []string{"reset", "alice@example.com"}, code: exitUsage, stderr: []string{"ZOOM_CLIENT_SECRET"}},
@@ -470,13 +494,13 @@ func TestCheck(t *testing.T) {
 		{
 			name: "every system answers",
 			code: exitOK,
-			want: map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok"},
+			want: map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok", "slack": "ok"},
 		},
 		{
 			name:   "a wrong Zoom secret",
 			setup:  func(w *world.World) { w.Set("ZOOM_CLIENT_SECRET", "wrong-zoom-secret-value") },
 			code:   exitFailed,
-			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "FAILED", "microsoft": "ok"},
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "FAILED", "microsoft": "ok", "slack": "ok"},
 			detail: map[string]string{"zoom": "Invalid client_id or client_secret"},
 			hidden: "wrong-zoom-secret-value",
 		},
@@ -484,7 +508,7 @@ func TestCheck(t *testing.T) {
 			name:   "a wrong Microsoft secret",
 			setup:  func(w *world.World) { w.Set("AZURE_CLIENT_SECRET", "wrong-azure-secret-value") },
 			code:   exitFailed,
-			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "FAILED"},
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "FAILED", "slack": "ok"},
 			hidden: "wrong-azure-secret-value",
 		},
 		{
@@ -495,8 +519,22 @@ func TestCheck(t *testing.T) {
 				}
 			},
 			code:   exitOK,
-			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "skipped"},
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "skipped", "slack": "ok"},
 			detail: map[string]string{"microsoft": "not configured: AZURE_TENANT_ID is not set"},
+		},
+		{
+			name:   "Slack without SLACK_ADMIN_TOKEN",
+			setup:  func(w *world.World) { w.Set("SLACK_ADMIN_TOKEN", "") },
+			code:   exitOK,
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok", "slack": "skipped"},
+			detail: map[string]string{"slack": "not configured: SLACK_ADMIN_TOKEN is not set"},
+		},
+		{
+			name:   "a Slack token that is not an Org Admin's",
+			setup:  func(w *world.World) { w.Set("SLACK_ADMIN_TOKEN", w.Slack.UserToken(w.Oscar.SlackID)) },
+			code:   exitFailed,
+			want:   map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok", "slack": "FAILED"},
+			detail: map[string]string{"slack": "who is not an Org Admin or Owner of E0EXAMPLE"},
 		},
 	}
 	for _, tc := range cases {
@@ -674,7 +712,7 @@ func TestBinaryResetsAgainstTheFakes(t *testing.T) {
 		t.Fatalf("exit code %d, want 0\n%s", r.code, r)
 	}
 	lines := outcomeLines(r.stdout)
-	for _, name := range []string{"okta", "google", "zoom", "microsoft"} {
+	for _, name := range []string{"okta", "google", "zoom", "microsoft", "slack"} {
 		if !strings.HasPrefix(lines[name], name+": revoked") {
 			t.Errorf("%s line = %q, want revoked\n%s", name, lines[name], r)
 		}
@@ -682,7 +720,7 @@ func TestBinaryResetsAgainstTheFakes(t *testing.T) {
 	if !strings.Contains(r.stdout, "\nResult: done\n") {
 		t.Errorf("stdout lacks the result\n%s", r)
 	}
-	if g := w.SignOuts(w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1}) {
+	if g := w.SignOuts(w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1, "slack": 1}) {
 		t.Errorf("sign-outs that reached the systems = %v, want one each", g)
 	}
 	assertNoSecrets(t, w, r)
@@ -713,7 +751,7 @@ func TestCommandLineResetIsInTheAuditLog(t *testing.T) {
 			t.Errorf("event %s names actor %q; want the operator (cli:…)", e.Kind, e.Actor.Name)
 		}
 	}
-	if got := strings.Join(kinds, ","); got != "requested,approved,outcome,outcome,outcome,outcome,finished" {
+	if got := strings.Join(kinds, ","); got != "requested,approved,outcome,outcome,outcome,outcome,outcome,finished" {
 		t.Errorf("audit kinds = %s", got)
 	}
 	for _, want := range []string{"okta: revoked", "zoom: no account", "done"} {

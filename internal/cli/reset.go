@@ -29,7 +29,7 @@ type resetReport struct {
 }
 
 func (a *invocation) reset(ctx context.Context, args []string) int {
-	fs := a.flags("reset", "reset <email|login|okta-id> [--reason TEXT] [--providers okta,google,zoom,microsoft] [--dry-run] [--json]\n       resetbot reset --file users.txt [--concurrency N] [--rate R] [--reason TEXT] [--providers …]")
+	fs := a.flags("reset", "reset <email|login|okta-id> [--reason TEXT] [--providers okta,google,zoom,microsoft,slack] [--dry-run] [--json]\n       resetbot reset --file users.txt [--concurrency N] [--rate R] [--reason TEXT] [--providers …]")
 	reason := fs.String("reason", "", "why, for the log")
 	only := fs.String("providers", "", "comma-separated systems to reset (default: every configured one)")
 	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")

@@ -158,7 +158,7 @@ func (a *session) playDemo(ctx context.Context, w *world.World, verbose bool) er
 	}
 	cli.PrintAudit(a.stdout, events)
 	summary := replies[0].Text
-	for _, want := range []string{"okta", "google", "zoom", "microsoft"} {
+	for _, want := range []string{"okta", "google", "zoom", "microsoft", "slack"} {
 		if !strings.Contains(summary, want) {
 			return storyf("the summary does not mention %s", want)
 		}

@@ -146,7 +146,7 @@ func trustedBy(t *testing.T, env map[string]string) *x509.CertPool {
 	return pool
 }
 
-var nothing = map[string]int{"okta": 0, "google": 0, "zoom": 0, "microsoft": 0}
+var nothing = map[string]int{"okta": 0, "google": 0, "zoom": 0, "microsoft": 0, "slack": 0}
 
 // cliRun is one resetbot command's exit code and output.
 type cliRun struct {
@@ -222,7 +222,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 	if r.code != cli.ExitOK {
 		t.Errorf("check: exit %d\n%s", r.code, r)
 	}
-	if got, want := firstWords(columns(r.stdout, "Systems:")), map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok"}; !maps.Equal(got, want) {
+	if got, want := firstWords(columns(r.stdout, "Systems:")), map[string]string{"okta": "ok", "google": "ok", "zoom": "ok", "microsoft": "ok", "slack": "ok"}; !maps.Equal(got, want) {
 		t.Errorf("check systems = %v, want %v\n%s", got, want, r)
 	}
 
@@ -232,7 +232,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 		t.Errorf("reset --dry-run: exit %d\n%s", r.code, r)
 	}
 	plan := columns(r.stdout, "Plan:")
-	for name, want := range map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found"} {
+	for name, want := range map[string]string{"okta": "account found", "google": "account found", "zoom": "no account", "microsoft": "account found", "slack": "account found"} {
 		if plan[name] != want {
 			t.Errorf("plan for %s = %q, want %q\n%s", name, plan[name], want, r)
 		}
@@ -284,7 +284,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 	s.waitOutput("↳ resetbot replied in the thread:")
 	_, thread, _ := strings.Cut(s.stdout.String(), "↳ resetbot replied in the thread:")
 	thread, _, _ = strings.Cut(thread, "\n\n")
-	for _, want := range []string{"Result: done for Alice Example <alice@example.com>", "okta: revoked", "google: revoked", "zoom: revoked", "microsoft: revoked"} {
+	for _, want := range []string{"Result: done for Alice Example <alice@example.com>", "okta: revoked", "google: revoked", "zoom: revoked", "microsoft: revoked", "slack: revoked"} {
 		if !strings.Contains(thread, want) {
 			t.Errorf("thread summary lacks %q:\n%s", want, thread)
 		}
@@ -295,7 +295,7 @@ func TestSandboxServesTheRealCommands(t *testing.T) {
 	if n := w.Okta.SessionsCleared(w.Alice.OktaID); n != 1 {
 		t.Errorf("Okta cleared Alice's sessions %d times, want once", n)
 	}
-	if g := w.SignOuts(w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1}) {
+	if g := w.SignOuts(w.Alice); !maps.Equal(g, map[string]int{"okta": 1, "google": 1, "zoom": 1, "microsoft": 1, "slack": 1}) {
 		t.Errorf("sign-outs of Alice that reached the systems = %v, want one each", g)
 	}
 

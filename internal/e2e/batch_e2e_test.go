@@ -9,6 +9,7 @@ import (
 	"github.com/resetbot/resetbot/internal/demo"
 	"github.com/resetbot/resetbot/internal/fake"
 	oktafake "github.com/resetbot/resetbot/internal/fake/okta"
+	slackfake "github.com/resetbot/resetbot/internal/fake/slack"
 	"github.com/resetbot/resetbot/internal/store"
 )
 
@@ -27,6 +28,7 @@ func financeGroup(e *e2e, n int) []string {
 		e.w.Google.AddUser(email)
 		e.w.Zoom.AddUser(email)
 		e.w.Microsoft.AddUser(email)
+		e.w.Slack.AddUser(slackfake.User{ID: fmt.Sprintf("U0FIN%02d", i), Name: fmt.Sprintf("fin%02d", i), RealName: fmt.Sprintf("Fin %d", i), Email: email})
 		emails = append(emails, email)
 	}
 	return emails
@@ -46,7 +48,7 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 	card := e.card(1)
 	blocks := string(card.Blocks)
 	for _, want := range []string{"7 people", "Alice Example", "and 2 more", "phishing wave 7", "7 ACTIVE",
-		"*okta*: 7 accounts found", "*zoom*: 6 accounts found, 1 no account", "Approve"} {
+		"*okta*: 7 accounts found", "*zoom*: 6 accounts found, 1 no account", "*slack*: 7 accounts found", "Approve"} {
 		if !strings.Contains(blocks, want) {
 			t.Errorf("batch card lacks %q: %s", want, blocks)
 		}
@@ -70,6 +72,7 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 		"*google*: 7 revoked",
 		"*zoom*: 7 failed",
 		"*microsoft*: 6 revoked, 1 failed",
+		"*slack*: 7 revoked",
 		"*Failures (8)*",
 		"*zoom* failed for 7 — revoke zoom sessions for …: Invalid access token, does not contain scopes",
 		"*microsoft* failed for 1",
@@ -91,7 +94,7 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 
 	// Every person reached every system once (a 403 is permanent, so not retried); one
 	// broken system stopped nobody anywhere else.
-	if got := e.revokes(); got["okta"] != 7 || got["google"] != 7 || got["zoom"] != 7 || got["microsoft"] != 7 {
+	if got := e.revokes(); got["okta"] != 7 || got["google"] != 7 || got["zoom"] != 7 || got["microsoft"] != 7 || got["slack"] != 7 {
 		t.Errorf("revokes = %v; want 7 at each system", got)
 	}
 
@@ -108,8 +111,8 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 			}
 		}
 	}
-	if outcomes != 7*4 {
-		t.Errorf("%d outcome events in the audit log, want 28 (7 people × 4 systems): %s", outcomes, kinds(events))
+	if outcomes != 7*5 {
+		t.Errorf("%d outcome events in the audit log, want 35 (7 people × 5 systems): %s", outcomes, kinds(events))
 	}
 	if !strings.HasPrefix(finished, "partial: okta 7 revoked") {
 		t.Errorf("finished event = %q", finished)

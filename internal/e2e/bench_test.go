@@ -14,7 +14,7 @@ import (
 
 // BenchmarkResetLatency measures how long one reset takes end to end when each system is slow
 // in its own way, through the same wiring and SDKs as `resetbot reset`. The systems answer a
-// revoke after 50, 100, 150 and 200 ms, so a parallel reset should take about as long as the
+// revoke after 50, 100, 150, 200 and 250 ms, so a parallel reset should take about as long as the
 // slowest (e2e/slowest near 1) and the sequential workflow it replaces about as long as their
 // sum (e2e/sum near 1). docs/benchmarks.md records the numbers.
 func BenchmarkResetLatency(b *testing.B) {
@@ -29,16 +29,18 @@ func BenchmarkResetLatency(b *testing.B) {
 	}
 	latencies := []struct {
 		system slowable
+		op     string
 		d      time.Duration
 	}{
-		{w.Okta, 50 * time.Millisecond},
-		{w.Google, 100 * time.Millisecond},
-		{w.Zoom, 150 * time.Millisecond},
-		{w.Microsoft, 200 * time.Millisecond},
+		{w.Okta, "revoke", 50 * time.Millisecond},
+		{w.Google, "revoke", 100 * time.Millisecond},
+		{w.Zoom, "revoke", 150 * time.Millisecond},
+		{w.Microsoft, "revoke", 200 * time.Millisecond},
+		{w.Slack, "admin.users.session.reset", 250 * time.Millisecond},
 	}
 	var slowest, sum time.Duration
 	for _, l := range latencies {
-		l.system.SetLatency("revoke", l.d)
+		l.system.SetLatency(l.op, l.d)
 		slowest = max(slowest, l.d)
 		sum += l.d
 	}
@@ -99,8 +101,8 @@ func BenchmarkResetLatency(b *testing.B) {
 // mustRevokeAll stops the benchmark unless every system revoked: a fast failure is no result.
 func mustRevokeAll(b *testing.B, outcomes []reset.Outcome) {
 	b.Helper()
-	if len(outcomes) != 4 {
-		b.Fatalf("got %d outcomes, want 4: %+v", len(outcomes), outcomes)
+	if len(outcomes) != 5 {
+		b.Fatalf("got %d outcomes, want 5: %+v", len(outcomes), outcomes)
 	}
 	for _, o := range outcomes {
 		if o.Status != reset.Revoked {

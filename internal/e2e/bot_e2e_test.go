@@ -105,6 +105,7 @@ func (e *e2e) revokes() map[string]int {
 	return map[string]int{
 		"okta": e.w.Okta.Count("revoke"), "google": e.w.Google.Count("revoke"),
 		"zoom": e.w.Zoom.Count("revoke"), "microsoft": e.w.Microsoft.Count("revoke"),
+		"slack": e.w.Slack.Count("admin.users.session.reset"),
 	}
 }
 
@@ -237,10 +238,10 @@ func TestE2EHappyPath(t *testing.T) {
 		}
 	}
 	lines := strings.Split(sum, "\n")
-	if len(lines) != 5 || !strings.Contains(lines[0], "Result: done") {
+	if len(lines) != 6 || !strings.Contains(lines[0], "Result: done") {
 		t.Fatalf("summary = %q; want a result line and one line per system", sum)
 	}
-	for i, name := range []string{"okta", "google", "zoom", "microsoft"} {
+	for i, name := range []string{"okta", "google", "zoom", "microsoft", "slack"} {
 		if !strings.Contains(lines[i+1], "*"+name+"*: revoked") {
 			t.Errorf("summary line %d = %q; want %s revoked", i+1, lines[i+1], name)
 		}
@@ -248,7 +249,7 @@ func TestE2EHappyPath(t *testing.T) {
 	if !strings.Contains(string(final.Blocks), `\u003c@`+e.w.Sam.SlackID) || strings.Contains(string(final.Blocks), `"approve"`) {
 		t.Errorf("final card should name the approver and have no buttons: %s", final.Blocks)
 	}
-	if got := kinds(e.audit(demo.RequestID(card))); got != "requested,approved,outcome,outcome,outcome,outcome,finished" {
+	if got := kinds(e.audit(demo.RequestID(card))); got != "requested,approved,outcome,outcome,outcome,outcome,outcome,finished" {
 		t.Errorf("audit kinds = %s", got)
 	}
 	if got := e.w.Okta.Revocations(); len(got) != 1 || !got[0].OAuthTokens {

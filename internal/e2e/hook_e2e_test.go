@@ -390,6 +390,7 @@ func TestE2EMetricsMoveAfterAReset(t *testing.T) {
 		`resetbot_provider_outcomes_total{provider="google",status="revoked"}`:     1,
 		`resetbot_provider_outcomes_total{provider="zoom",status="revoked"}`:       1,
 		`resetbot_provider_outcomes_total{provider="microsoft",status="revoked"}`:  1,
+		`resetbot_provider_outcomes_total{provider="slack",status="revoked"}`:      1,
 		`resetbot_provider_duration_seconds_count{provider="google"}`:              1,
 		`resetbot_provider_retries_total{provider="google",reason="rate_limited"}`: 1,
 		`resetbot_slack_socket_connections_total`:                                  1,

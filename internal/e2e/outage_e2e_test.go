@@ -63,10 +63,10 @@ func TestE2EDatabaseOutageMidRequest(t *testing.T) {
 		t.Errorf("stored request %s announced %v (%v); want done and told", req.State, req.AnnouncedAt, err)
 	}
 	outcomes, err := st.Outcomes(e.ctx, req.ID)
-	if err != nil || len(outcomes) != 4 {
-		t.Errorf("stored %d outcomes (%v); want all four, stored once the database was back", len(outcomes), err)
+	if err != nil || len(outcomes) != 5 {
+		t.Errorf("stored %d outcomes (%v); want all five, stored once the database was back", len(outcomes), err)
 	}
-	if got := kinds(e.audit(req.ID)); got != "requested,approved,outcome,outcome,outcome,outcome,finished" {
+	if got := kinds(e.audit(req.ID)); got != "requested,approved,outcome,outcome,outcome,outcome,outcome,finished" {
 		t.Errorf("audit = %s", got)
 	}
 }

@@ -107,7 +107,7 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 	e.st = e.startReplica("survivor")
 	sum := e.summary(card)
 	e.cardReads(card, ": done")
-	for _, want := range []string{"resumed after interruption", "*okta*: revoked", "*google*: revoked", "*zoom*: revoked", "*microsoft*: revoked"} {
+	for _, want := range []string{"resumed after interruption", "*okta*: revoked", "*google*: revoked", "*zoom*: revoked", "*microsoft*: revoked", "*slack*: revoked"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
@@ -126,7 +126,7 @@ func TestKilledReplicaIsFinishedByAnother(t *testing.T) {
 			outcomes[strings.SplitN(ev.Detail, ":", 2)[0]] = true
 		}
 	}
-	if len(outcomes) != 4 {
+	if len(outcomes) != 5 {
 		t.Errorf("outcomes in the audit log for %v; want every system", outcomes)
 	}
 }
@@ -195,10 +195,10 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 	financeGroup(e, 4) // 6 people
 	e.w.Zoom.SetLatency("revoke", 5*time.Minute)
 	first, card := e.approvedOnFirst("group:Finance phishing wave")
-	// Wait until everyone is signed out of the three quick systems and stuck in Zoom.
+	// Wait until everyone is signed out of the four quick systems and stuck in Zoom.
 	e.until("the batch reached every system for everyone", func() bool {
 		got := e.revokes()
-		return got["okta"] >= 6 && got["google"] >= 6 && got["zoom"] >= 6 && got["microsoft"] >= 6
+		return got["okta"] >= 6 && got["google"] >= 6 && got["zoom"] >= 6 && got["microsoft"] >= 6 && got["slack"] >= 6
 	})
 	// The card shows each system's answers while Zoom keeps everyone under way.
 	var running string
@@ -222,12 +222,12 @@ func TestInterruptedBatchIsFinishedWithoutRedoingAnyone(t *testing.T) {
 	}
 	// Only Zoom ran again: 6 interrupted calls and 6 new ones; nobody was signed out of the
 	// other systems twice.
-	if got := e.revokes(); got["okta"] != 6 || got["google"] != 6 || got["microsoft"] != 6 || got["zoom"] != 12 {
-		t.Errorf("revokes = %v; want 6 at okta, google, microsoft and 12 at zoom", got)
+	if got := e.revokes(); got["okta"] != 6 || got["google"] != 6 || got["microsoft"] != 6 || got["slack"] != 6 || got["zoom"] != 12 {
+		t.Errorf("revokes = %v; want 6 at okta, google, microsoft and slack, and 12 at zoom", got)
 	}
 	events := e.audit(demo.RequestID(card))
-	if outcomes := countKind(events, store.KindOutcome); outcomes != 6*4 || !strings.Contains(kinds(events), "taken_over") {
-		t.Errorf("audit: %d outcomes (want 24: the interrupted Zoom calls are not outcomes), kinds %s", countKind(events, store.KindOutcome), kinds(events))
+	if outcomes := countKind(events, store.KindOutcome); outcomes != 6*5 || !strings.Contains(kinds(events), "taken_over") {
+		t.Errorf("audit: %d outcomes (want 30: the interrupted Zoom calls are not outcomes), kinds %s", countKind(events, store.KindOutcome), kinds(events))
 	}
 }
 
@@ -272,10 +272,10 @@ func TestCommandLineBatchLeftRunningIsFinishedByTheBot(t *testing.T) {
 			t.Errorf("finished %q, want partial", ev.Detail)
 		}
 	}
-	if len(alice) != 4 || len(nobody) != 4 {
-		t.Errorf("outcomes: alice %v, nobody %v; want 4 each", alice, nobody)
+	if len(alice) != 5 || len(nobody) != 5 {
+		t.Errorf("outcomes: alice %v, nobody %v; want 5 each", alice, nobody)
 	}
-	if got := e.revokes(); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 {
+	if got := e.revokes(); got["okta"] != 1 || got["google"] != 1 || got["zoom"] != 1 || got["microsoft"] != 1 || got["slack"] != 1 {
 		t.Errorf("revokes = %v; want Alice signed out once everywhere", got)
 	}
 }

@@ -58,7 +58,7 @@ const (
 )
 
 // secretVars are the variables read through config's secret reader, which takes X or X_FILE.
-var secretVars = []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "OKTA_API_TOKEN", "ZOOM_CLIENT_SECRET",
+var secretVars = []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_ADMIN_TOKEN", "OKTA_API_TOKEN", "ZOOM_CLIENT_SECRET",
 	"AZURE_CLIENT_SECRET", "RESETBOT_OKTA_HOOK_SECRET", "RESETBOT_DATABASE_URL"}
 
 // secretWorld is a world of fakes in which every secret is distinctive and known by name.
@@ -99,6 +99,7 @@ func startSecretWorld(t *testing.T) *secretWorld {
 	sw.hidden = map[string]string{
 		"SLACK_BOT_TOKEN":           slackBotToken,
 		"SLACK_APP_TOKEN":           slackAppToken,
+		"SLACK_ADMIN_TOKEN":         w.Slack.AdminToken(),
 		"OKTA_API_TOKEN":            oktaAPIToken,
 		"ZOOM_CLIENT_SECRET":        w.Zoom.ClientSecret(),
 		"AZURE_CLIENT_SECRET":       azureSecret,
@@ -557,7 +558,7 @@ func TestCommandsShowNoSecret(t *testing.T) {
 			setup: func(_ *testing.T, sw *secretWorld) {
 				sw.Okta.FailTimes("revoke", 20, fake.Fault{Status: http.StatusForbidden})
 				sw.Google.FailTimes("revoke", 20, fake.Fault{Status: http.StatusForbidden})
-				for _, k := range []string{"ZOOM_CLIENT_SECRET", "AZURE_CLIENT_SECRET"} {
+				for _, k := range []string{"ZOOM_CLIENT_SECRET", "AZURE_CLIENT_SECRET", "SLACK_ADMIN_TOKEN"} {
 					sw.Set(k, "wrong-"+sw.hidden[k])
 					sw.hide("the wrong "+k, "wrong-"+sw.hidden[k])
 				}
@@ -614,6 +615,8 @@ func TestConfigurationErrorsShowNoSecret(t *testing.T) {
 			setup: with("SLACK_BOT_TOKEN", strings.TrimPrefix(slackBotToken, "xoxb-"))},
 		secretsCase{name: "an app token without its prefix", runs: [][]string{{"run"}}, code: cli.ExitUsage, want: "SLACK_APP_TOKEN does not start with xapp-",
 			setup: with("SLACK_APP_TOKEN", strings.TrimPrefix(slackAppToken, "xapp-"))},
+		secretsCase{name: "the bot's token given as Slack's admin token", runs: [][]string{{"check"}}, code: cli.ExitUsage, want: "SLACK_ADMIN_TOKEN is a bot token (xoxb-…)",
+			setup: with("SLACK_ADMIN_TOKEN", slackBotToken)},
 		secretsCase{name: "Zoom half configured", runs: [][]string{{"check"}}, code: cli.ExitUsage, want: "Zoom is half configured",
 			setup: with("ZOOM_ACCOUNT_ID", "")},
 		secretsCase{name: "Microsoft half configured", runs: [][]string{{"reset", "alice@example.com"}}, code: cli.ExitUsage, want: "Microsoft 365 is half configured",

@@ -1,5 +1,5 @@
-// Package world starts every fake system at once — Okta, Google, Zoom, Microsoft and Slack —
-// seeded with one small security team, and hands out the environment that points resetbot's
+// Package world starts every fake system at once — Okta, Google, Zoom, Microsoft and Slack (an
+// Enterprise Grid org, so people can be signed out of Slack too) — seeded with one small security team, and hands out the environment that points resetbot's
 // real clients at them. The demo, the command-line tests, the bot's end-to-end tests and the
 // benchmarks all start from here, so they exercise the same wiring a deployment does.
 package world
@@ -36,6 +36,9 @@ const (
 	ChannelName    = "security-incidents"
 	OktaToken      = "00fakeSSWStokenForTheDemo"
 	AdminSubject   = "admin@example.com"
+	// Enterprise is the Slack Grid org the workspace belongs to: admin.users.session.reset
+	// exists only in one.
+	Enterprise = "E0EXAMPLE"
 )
 
 // World is the running fakes and the people in them.
@@ -82,7 +85,7 @@ func Start(dir string, opts ...Option) (*World, error) {
 		Microsoft: graphfake.Start(),
 		dir:       dir,
 	}
-	w.Slack = slackfake.Start(append([]slackfake.Option{slackfake.WithChannel(Channel, ChannelName)}, o.slack...)...)
+	w.Slack = slackfake.Start(append([]slackfake.Option{slackfake.WithChannel(Channel, ChannelName), slackfake.WithEnterprise(Enterprise)}, o.slack...)...)
 	w.Roots = fake.Roots(w.Okta.Server)
 	w.Okta.SetToken(OktaToken)
 	w.GroupID = w.Okta.AddGroup("", ResponderGroup)
@@ -110,6 +113,7 @@ func Start(dir string, opts ...Option) (*World, error) {
 		"SLACK_BOT_TOKEN":                w.Slack.BotToken(),
 		"SLACK_APP_TOKEN":                w.Slack.AppToken(),
 		"SLACK_API_URL":                  w.Slack.APIURL(),
+		"SLACK_ADMIN_TOKEN":              w.Slack.AdminToken(),
 		"OKTA_ORG_URL":                   w.Okta.URL,
 		"OKTA_API_TOKEN":                 OktaToken,
 		"GOOGLE_APPLICATION_CREDENTIALS": keyFile,
@@ -127,6 +131,9 @@ func Start(dir string, opts ...Option) (*World, error) {
 		"MSGRAPH_API_URL":                w.Microsoft.GraphURL(),
 		"RESETBOT_REQUESTER_GROUPS":      ResponderGroup,
 		"RESETBOT_DATABASE_URL":          filepath.Join(dir, "resetbot.db"),
+		// The fake Slack enforces no Tier 2 limit; at Slack's own pace (0.3/s) a test batch of
+		// seven people would spend most of a minute waiting in the slack queue.
+		"RESETBOT_RATE_SLACK": "10",
 	}
 	return w, nil
 }
@@ -178,7 +185,7 @@ func (w *World) Getenv(key string) (string, bool) {
 // Secrets are the fakes' credentials that resetbot is given: none of them may ever show in
 // its output or logs.
 func (w *World) Secrets() []string {
-	return []string{OktaToken, w.Zoom.ClientSecret(), w.Microsoft.ClientSecret(), w.Slack.BotToken(), w.Slack.AppToken(), "PRIVATE KEY"}
+	return []string{OktaToken, w.Zoom.ClientSecret(), w.Microsoft.ClientSecret(), w.Slack.BotToken(), w.Slack.AppToken(), w.Slack.AdminToken(), "PRIVATE KEY"}
 }
 
 // SignOuts counts, per system, the sign-outs of p that reached the fakes.
@@ -188,6 +195,7 @@ func (w *World) SignOuts(p Person) map[string]int {
 		"google":    w.Google.SignOuts(p.Email),
 		"zoom":      w.Zoom.Revocations(p.Email),
 		"microsoft": w.Microsoft.Revocations(p.Email),
+		"slack":     w.Slack.SessionResets(p.SlackID),
 	}
 }
 
@@ -198,6 +206,7 @@ func (w *World) RevokeCalls() map[string]int {
 		"google":    w.Google.Count("revoke"),
 		"zoom":      w.Zoom.Count("revoke"),
 		"microsoft": w.Microsoft.Count("revoke"),
+		"slack":     w.Slack.Count("admin.users.session.reset"),
 	}
 }
 
