@@ -271,7 +271,7 @@ var (
 	// denied: the token may not do this: its owner is no Org Admin, it is not a user token, it
 	// lacks a scope, or the org's policies (EKM, access limits) forbid it.
 	denied = []string{"not_an_admin", "not_allowed_token_type", "missing_scope", "no_permission", "ekm_access_denied",
-		"access_denied", "team_access_not_granted", "enterprise_is_restricted", "accesslimited"}
+		"access_denied", "team_access_not_granted", "accesslimited"}
 )
 
 // classify turns any error of an operation on who into a reset.Error carrying Slack's own
@@ -315,6 +315,9 @@ func classify(op, who string, err error) error {
 			return reset.PermanentError(0, fmt.Errorf("%w (Slack does not take SLACK_ADMIN_TOKEN: it may be revoked, expired or its owner deactivated; %s)", msg, permission))
 		case slices.Contains(notGrid, word):
 			return reset.PermanentError(0, fmt.Errorf("%w (admin.users.session.reset exists only in Enterprise Grid orgs; on another plan, leave SLACK_ADMIN_TOKEN unset and slack is skipped)", msg))
+		case word == "enterprise_is_restricted":
+			// Slack's word for a method it will not serve to an org-level token; nothing to grant.
+			return reset.PermanentError(0, fmt.Errorf("%w (Slack refuses this call with an org-level token: report it with the method named here)", msg))
 		case word == "missing_scope" && resp.Needed != "":
 			return reset.PermanentError(0, fmt.Errorf("%w (the token lacks %s; grant: %s)", msg, resp.Needed, permission))
 		case slices.Contains(denied, word):

@@ -94,8 +94,10 @@ func TestRevokeThroughExecutor(t *testing.T) {
 			status: reset.Revoked, attempts: 2, minWait: 3 * time.Second, resetsIn: 1, wiped: 1,
 		},
 		{
-			name:   "slack's trouble until attempts run out",
-			script: func(s *slackfake.Server) { s.FailTimes(resetOp, 5, fake.Fault{Status: http.StatusOK, Message: "internal_error"}) },
+			name: "slack's trouble until attempts run out",
+			script: func(s *slackfake.Server) {
+				s.FailTimes(resetOp, 5, fake.Fault{Status: http.StatusOK, Message: "internal_error"})
+			},
 			status: reset.Failed, attempts: 3, retryable: true, resetsIn: 3,
 			detail: []string{"revoke slack sessions for Alice Example <alice@example.com>: internal_error", "gave up after 3 attempts"},
 		},
@@ -116,10 +118,20 @@ func TestRevokeThroughExecutor(t *testing.T) {
 			detail: []string{"missing_scope (the token lacks admin.users:write; grant: SLACK_ADMIN_TOKEN must be the org-level user token"},
 		},
 		{
-			name:   "a token of the wrong kind",
-			script: func(s *slackfake.Server) { s.Fail(resetOp, fake.Fault{Status: http.StatusOK, Message: "not_allowed_token_type"}) },
+			name: "a token of the wrong kind",
+			script: func(s *slackfake.Server) {
+				s.Fail(resetOp, fake.Fault{Status: http.StatusOK, Message: "not_allowed_token_type"})
+			},
 			status: reset.Failed, attempts: 1, resetsIn: 1,
 			detail: []string{"not_allowed_token_type (permission denied; grant: SLACK_ADMIN_TOKEN must be the org-level user token"},
+		},
+		{
+			name: "a lookup slack serves no org-level token",
+			script: func(s *slackfake.Server) {
+				s.Fail(lookupOp, fake.Fault{Status: http.StatusOK, Message: "enterprise_is_restricted"})
+			},
+			status: reset.Failed, attempts: 1,
+			detail: []string{"revoke slack sessions for Alice Example <alice@example.com>: enterprise_is_restricted (Slack refuses this call with an org-level token"},
 		},
 		{
 			name: "a token Slack does not take", token: func(*slackfake.Server) string { return "xoxp-1-2-3-revoked" },
