@@ -169,7 +169,7 @@ func (c card) planLines() string {
 		return strings.TrimSpace(b.String())
 	}
 	for _, p := range c.req.Plan {
-		fmt.Fprintf(&b, "%s *%s*: %s", planIcon(p.Account), p.Provider, p.Account)
+		fmt.Fprintf(&b, "%s *%s*: %s%s", planIcon(p.Account), p.Provider, p.Account, escape(p.Names()))
 		if p.Detail != "" && p.Account != reset.AccountFound {
 			fmt.Fprintf(&b, " (%s)", escape(truncate(p.Detail, 150)))
 		}
@@ -186,7 +186,7 @@ func (c card) progressLines() string {
 			fmt.Fprintf(&b, ":hourglass_flowing_sand: *%s*: working…\n", name)
 			continue
 		}
-		fmt.Fprintf(&b, "%s *%s*: %s\n", outcomeIcon(o.Status), name, o.Status)
+		fmt.Fprintf(&b, "%s *%s*: %s%s\n", outcomeIcon(o.Status), name, o.Status, escape(o.Names()))
 	}
 	return strings.TrimSpace(b.String())
 }
@@ -276,7 +276,7 @@ func summary(r reset.Request, outcomes []reset.Outcome, final reset.Final, note 
 	}
 	b.WriteString("\n")
 	for _, o := range outcomes {
-		fmt.Fprintf(&b, "%s *%s*: %s", outcomeIcon(o.Status), o.Provider, o.Status)
+		fmt.Fprintf(&b, "%s *%s*: %s%s", outcomeIcon(o.Status), o.Provider, o.Status, escape(o.Names()))
 		if o.Detail != "" {
 			fmt.Fprintf(&b, " — %s", escape(truncate(o.Detail, 400)))
 		}

@@ -95,7 +95,7 @@ func Wire(ctx context.Context, cfg config.Config, roots *x509.CertPool) (*Wiring
 		if err != nil {
 			return nil, &ConfigError{err}
 		}
-		w.Directory = directory.New(client, directory.WithLimiter(w.Limiter))
+		w.Directory = directory.New(client, directory.WithLimiter(w.Limiter), directory.WithIDAttributes(cfg.IDAttributes))
 		p, err := okta.New(ctx, okta.Config(oc))
 		if err != nil {
 			return nil, &ConfigError{err}

@@ -191,7 +191,7 @@ func printPlan(w io.Writer, plan []reset.PlanEntry, sel reset.Selection) {
 		if note != "" {
 			note = "— " + note
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Provider, p.Account, note)
+		fmt.Fprintf(tw, "  %s\t%s%s\t%s\n", p.Provider, p.Account, p.Names(), note)
 	}
 	_ = tw.Flush()
 }

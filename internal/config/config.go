@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type Config struct {
 	AlertChannel string
 	OktaHook     OktaHook
 	Pace         Pace
+	// IDAttributes maps a system (google, zoom, microsoft, slack) to the Okta profile
+	// attribute holding a person's identifier there (RESETBOT_<SYSTEM>_ID_ATTRIBUTE).
+	IDAttributes map[string]string
 	// LogLevel is RESETBOT_LOG_LEVEL; LogLevelSet says whether it was given, so commands that
 	// are quiet by default stay quiet unless asked.
 	LogLevel    slog.Level
@@ -278,8 +282,32 @@ func load(r *reader) Config {
 	}
 	c.OktaHook = c.loadOktaHook(r)
 	c.Pace = loadPace(r)
+	c.IDAttributes = loadIDAttributes(r)
 	c.LogLevel, c.LogLevelSet = r.level("RESETBOT_LOG_LEVEL")
 	return c
+}
+
+// idSystems are the systems a person may be known in by another name than their Okta login.
+var idSystems = []string{"google", "zoom", "microsoft", "slack"}
+
+// oktaAttribute is the shape of an Okta profile attribute's variable name.
+var oktaAttribute = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,99}$`)
+
+// loadIDAttributes reads RESETBOT_<SYSTEM>_ID_ATTRIBUTE for each system that has one.
+func loadIDAttributes(r *reader) map[string]string {
+	attrs := map[string]string{}
+	for _, system := range idSystems {
+		key := "RESETBOT_" + strings.ToUpper(system) + "_ID_ATTRIBUTE"
+		attr := r.str(key)
+		switch {
+		case attr == "":
+		case !oktaAttribute.MatchString(attr):
+			r.fail("%s must be the variable name of an Okta profile attribute (letters, digits and _, such as msUpn), not %q", key, attr)
+		default:
+			attrs[system] = attr
+		}
+	}
+	return attrs
 }
 
 // Require checks what a command needs beyond the providers.

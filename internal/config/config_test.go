@@ -56,6 +56,9 @@ func TestLoadRejectsHalfConfiguredSystemsNamingTheVariable(t *testing.T) {
 		{name: "an infinite rate", env: map[string]string{"RESETBOT_RATE_MICROSOFT": "Inf"}, wantErr: []string{"RESETBOT_RATE_MICROSOFT must be a positive number"}},
 		{name: "a rate that is not a number", env: map[string]string{"RESETBOT_RATE_OKTA": "NaN"}, wantErr: []string{"RESETBOT_RATE_OKTA must be a positive number"}},
 		{name: "slack's rate per minute", env: map[string]string{"RESETBOT_RATE_SLACK": "20/min"}, wantErr: []string{"RESETBOT_RATE_SLACK must be a positive number of requests per second such as 10 or 0.5"}},
+		{name: "an id attribute that is an expression", env: map[string]string{"RESETBOT_MICROSOFT_ID_ATTRIBUTE": "user.profile.msUpn"},
+			wantErr: []string{`RESETBOT_MICROSOFT_ID_ATTRIBUTE must be the variable name of an Okta profile attribute (letters, digits and _, such as msUpn), not "user.profile.msUpn"`}},
+		{name: "an id attribute with a space", env: map[string]string{"RESETBOT_GOOGLE_ID_ATTRIBUTE": "google email"}, wantErr: []string{"RESETBOT_GOOGLE_ID_ATTRIBUTE must be"}},
 		{name: "no request in flight", env: map[string]string{"RESETBOT_CONCURRENCY": "0"},
 			wantErr: []string{`RESETBOT_CONCURRENCY must be a whole number of at least 1 such as 8, not "0"`}},
 		{name: "half a request in flight", env: map[string]string{"RESETBOT_CONCURRENCY": "1.5"}, wantErr: []string{"RESETBOT_CONCURRENCY must be a whole number"}},
@@ -116,6 +119,25 @@ func TestLoadDefaultsAndLists(t *testing.T) {
 	}
 	if c.RequirePeerApproval || c.ProtectedPolicy != ProtectedApprove || strings.Join(c.ProtectedGroups, "|") != "Break Glass|00gGLASS" {
 		t.Errorf("opt-outs not read: peer=%v protected=%q %v", c.RequirePeerApproval, c.ProtectedPolicy, c.ProtectedGroups)
+	}
+}
+
+func TestIDAttributes(t *testing.T) {
+	t.Parallel()
+	c, err := Load(envOf(map[string]string{
+		"RESETBOT_MICROSOFT_ID_ATTRIBUTE": " msUpn ", "RESETBOT_GOOGLE_ID_ATTRIBUTE": "googleEmail",
+		"RESETBOT_ZOOM_ID_ATTRIBUTE": "zoom_email", "RESETBOT_SLACK_ID_ATTRIBUTE": "slackEmail",
+		"RESETBOT_OKTA_ID_ATTRIBUTE": "ignored: okta finds people by their Okta id",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"microsoft": "msUpn", "google": "googleEmail", "zoom": "zoom_email", "slack": "slackEmail"}
+	if !maps.Equal(c.IDAttributes, want) {
+		t.Errorf("id attributes = %v, want %v", c.IDAttributes, want)
+	}
+	if c, err = Load(envOf(nil)); err != nil || len(c.IDAttributes) != 0 {
+		t.Errorf("with none set: %v, %v; want none", c.IDAttributes, err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"unicode"
@@ -51,6 +52,8 @@ type Directory struct {
 	users   *okta.UserResource
 	groups  *okta.GroupResource
 	limiter Limiter
+	// idAttrs maps a system to the Okta profile attribute holding the person's name there.
+	idAttrs map[string]string
 }
 
 // Limiter paces the directory's Okta calls (package pace implements it). Admit is called
@@ -70,6 +73,12 @@ type Option func(*Directory)
 // 429 is then asked again once l lets it through (up to three times in all), since the limiter
 // has paused the queue for as long as Okta asked: a responder waits instead of failing.
 func WithLimiter(l Limiter) Option { return func(d *Directory) { d.limiter = l } }
+
+// WithIDAttributes reads, for each system, the Okta profile attribute that holds a person's
+// identifier there (RESETBOT_<SYSTEM>_ID_ATTRIBUTE) into Target.Names.
+func WithIDAttributes(attrs map[string]string) Option {
+	return func(d *Directory) { d.idAttrs = maps.Clone(attrs) }
+}
 
 // New uses c, which must be built by oktaclient.New (cache off, no SDK retries).
 func New(c *okta.Client, opts ...Option) *Directory {
@@ -197,7 +206,7 @@ func (d *Directory) get(ctx context.Context, key string) (reset.Target, error) {
 	if err != nil {
 		return reset.Target{}, err
 	}
-	return target(u), nil
+	return d.target(u), nil
 }
 
 // searchEmail finds the one user whose profile.email is email. It asks filter= first, which
@@ -238,11 +247,11 @@ func (d *Directory) listOne(ctx context.Context, email string, expr query.ParamO
 	case 0:
 		return reset.Target{}, fmt.Errorf("%s: %w", what, ErrNotFound)
 	case 1:
-		return target(users[0]), nil
+		return d.target(users[0]), nil
 	default:
 		logins := make([]string, 0, len(users))
 		for _, u := range users {
-			logins = append(logins, target(u).Login)
+			logins = append(logins, d.target(u).Login)
 		}
 		return reset.Target{}, fmt.Errorf("%s: %w (%s%s): name the login or Okta id instead", what, ErrAmbiguous,
 			strings.Join(logins, ", "), moreSuffix(resp))
@@ -295,14 +304,23 @@ func (e *notFound) Error() string        { return e.err.Error() }
 func (e *notFound) Unwrap() error        { return e.err }
 func (e *notFound) Is(target error) bool { return target == ErrNotFound }
 
-// target maps an Okta user to the domain's Target.
-func target(u *okta.User) reset.Target {
+// target maps an Okta user to the domain's Target, with the names the person goes by in other
+// systems as their profile holds them.
+func (d *Directory) target(u *okta.User) reset.Target {
 	t := reset.Target{OktaID: u.Id, Status: u.Status}
 	if u.Profile == nil {
 		return t
 	}
 	p := *u.Profile
-	t.Login, t.Email = str(p["login"]), str(p["email"])
+	t.Login, t.Email, t.SecondEmail = str(p["login"]), str(p["email"]), str(p["secondEmail"])
+	for system, attr := range d.idAttrs {
+		if name := strings.TrimSpace(str(p[attr])); name != "" {
+			if t.Names == nil {
+				t.Names = make(map[string]string, len(d.idAttrs))
+			}
+			t.Names[system] = name
+		}
+	}
 	t.DisplayName = strings.TrimSpace(str(p["firstName"]) + " " + str(p["lastName"]))
 	if t.DisplayName == "" {
 		t.DisplayName = str(p["displayName"])

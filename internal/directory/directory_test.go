@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -97,7 +98,7 @@ func TestFind(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Find(%q): %v", tc.who, err)
 				}
-				if got != tc.want {
+				if !reflect.DeepEqual(got, tc.want) {
 					t.Errorf("Find(%q) = %+v, want %+v", tc.who, got, tc.want)
 				}
 				if searched := len(e.srv.Searches()) > before; searched != tc.wantSearch {
@@ -317,5 +318,35 @@ func TestOktaTroubleIsNotNoSuchPerson(t *testing.T) {
 				t.Errorf("error = %v (%v), want %v saying %q", err, kind, tc.wantKind, tc.wantText)
 			}
 		})
+	}
+}
+
+// A person's other names come from their Okta profile as it is now: secondEmail always, and
+// for each system the attribute the operator mapped; an attribute they lack leaves that system
+// to the login and emails.
+func TestFindReadsThePersonsOtherNames(t *testing.T) {
+	t.Parallel()
+	srv := oktafake.Start()
+	t.Cleanup(srv.Close)
+	srv.SetToken(apiToken)
+	srv.AddUser(oktafake.User{Login: "carol@example.com", Email: "carol@example.com", FirstName: "Carol", LastName: "Hale",
+		SecondEmail: "c.hale@acquired.example", Attributes: map[string]string{"msUpn": "chale@corp.onmicrosoft.example", "costCenter": "42"}})
+	client, err := oktaclient.New(t.Context(), oktaclient.Config{OrgURL: srv.URL, APIToken: apiToken, HTTPClient: edge.Client(srv.Roots())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := directory.New(client, directory.WithIDAttributes(map[string]string{"microsoft": "msUpn", "google": "googlePrimary"}))
+	got, err := dir.Find(t.Context(), "carol@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SecondEmail != "c.hale@acquired.example" || !reflect.DeepEqual(got.Names, map[string]string{"microsoft": "chale@corp.onmicrosoft.example"}) {
+		t.Errorf("found %+v; want secondEmail c.hale@acquired.example and only microsoft's mapped name", got)
+	}
+	if names := got.NamesFor("microsoft"); !slices.Equal(names, []string{"chale@corp.onmicrosoft.example", "carol@example.com", "c.hale@acquired.example"}) {
+		t.Errorf("microsoft is asked under %v", names)
+	}
+	if names := got.NamesFor("google"); !slices.Equal(names, []string{"carol@example.com", "c.hale@acquired.example"}) {
+		t.Errorf("google is asked under %v", names)
 	}
 }

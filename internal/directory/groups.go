@@ -124,7 +124,7 @@ func (d *Directory) GroupMembers(ctx context.Context, nameOrID string, limit int
 	err = allPages(ctx, d, "list members of okta group "+quote(name), func() ([]*okta.User, *okta.Response, error) {
 		return d.groups.ListGroupUsers(ctx, url.PathEscape(id), query.NewQueryParams(query.WithLimit(200)))
 	}, func(u *okta.User) bool {
-		members = append(members, target(u))
+		members = append(members, d.target(u))
 		return limit <= 0 || len(members) <= limit
 	})
 	if errors.Is(err, ErrNotFound) {

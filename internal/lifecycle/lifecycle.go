@@ -370,7 +370,7 @@ func (r *Runner) store(ctx context.Context, req reset.Request, t reset.Target, o
 		target = AuditTarget(req)
 	}
 	r.audit(ctx, store.Event{RequestID: req.ID, Kind: store.KindOutcome, Actor: req.Approver, Target: target,
-		Detail: o.Provider + ": " + string(o.Status) + detailSuffix(o)})
+		Detail: o.Provider + ": " + string(o.Status) + o.Names() + detailSuffix(o)})
 }
 
 // leased renews req's lease until stop is called and ends the returned context early if

@@ -49,7 +49,7 @@ func (e *Executor) Batch(ctx context.Context, jobs []Job, workers int, find Find
 			defer wg.Done()
 			for i := range next {
 				r := Result{Job: jobs[i]}
-				if r.Target == (Target{}) {
+				if r.Target.OktaID == "" && r.Target.Login == "" && r.Target.Email == "" {
 					if find == nil {
 						r.Err = fmt.Errorf("find %q: no directory to look people up in", r.Who)
 					} else {

@@ -1,10 +1,13 @@
 package reset
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -184,14 +187,14 @@ func (e *Executor) revoke(ctx context.Context, p Provider, t Target) Outcome {
 	start := e.now()
 	ctx, cancel := context.WithTimeout(ctx, e.deadline)
 	defer cancel()
-	attempts, err := e.attempt(ctx, p.Name(), func(ctx context.Context) error { return p.Revoke(ctx, t) })
+	attempts, used, tried, err := e.underEachName(ctx, p, t, p.Revoke)
 	o := Outcome{Provider: p.Name(), Attempts: attempts, Duration: e.now().Sub(start)}
 	kind, _, _ := Classify(err)
 	switch {
 	case err == nil:
-		o.Status = Revoked
+		o.Status, o.As, o.Tried = Revoked, aside(t, used), tried
 	case kind == NotFound:
-		o.Status = NoAccount
+		o.Status, o.Tried = NoAccount, tried
 	default:
 		o.Status = Failed
 		o.Detail = err.Error()
@@ -200,6 +203,76 @@ func (e *Executor) revoke(ctx context.Context, p Provider, t Target) Outcome {
 	e.logger(ctx).Info("provider outcome", "audit", "outcome", "provider", o.Provider, "target", t.Login,
 		"status", string(o.Status), "attempts", o.Attempts, "duration", o.Duration, "detail", o.Detail)
 	return o
+}
+
+// ByOktaID is implemented by providers that find a person by their Okta id (the Okta provider
+// itself): the names a person goes by elsewhere mean nothing to them.
+type ByOktaID interface {
+	ByOktaID() bool
+}
+
+// underEachName calls do (a lookup or a revoke, with its retries) for t under each of the names
+// p may know them by, in order, until one is not "no account". It returns the attempts made,
+// the name that answered (or the account the system said it belongs to), and the names that
+// found nothing: all of them when none found the person and more than one was asked.
+func (e *Executor) underEachName(ctx context.Context, p Provider, t Target, do func(context.Context, Target) error) (attempts int, used string, missed []string, err error) {
+	names := t.NamesFor(p.Name())
+	if b, ok := p.(ByOktaID); (ok && b.ByOktaID()) || len(names) == 0 {
+		n, err := e.attempt(ctx, p.Name(), func(ctx context.Context) error { return do(ctx, t) })
+		return n, "", nil, err
+	}
+	for i, name := range names {
+		slot := new(string)
+		var n int
+		n, err = e.attempt(ctx, p.Name(), func(ctx context.Context) error {
+			return do(context.WithValue(ctx, foundKey{}, slot), t.As(name))
+		})
+		attempts += n
+		if i > 0 && refusedName(err) {
+			// The first name was asked with the same credentials and found nobody: a later name
+			// refused outright is one outside the system's domains (Google answers 403 for a
+			// personal secondEmail), which is nobody there either.
+			missed = append(missed, name)
+			err = NoAccountError(fmt.Errorf("%s refused the name %s: %w", p.Name(), name, err))
+			continue
+		}
+		if kind, _, _ := Classify(err); kind != NotFound || ctx.Err() != nil {
+			if err != nil || aside(t, cmp.Or(*slot, name)) == "" {
+				missed = nil // a failure, or found as the person is known in Okta: nothing to say
+			}
+			return attempts, cmp.Or(*slot, name), missed, err
+		}
+		missed = append(missed, name)
+	}
+	if len(missed) < 2 {
+		missed = nil // one name asked: the login says it all
+	}
+	return attempts, "", missed, err
+}
+
+// refusedName reports a permanent 400 or 403: the system would not take the name asked.
+func refusedName(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && pe.Kind == Permanent && (pe.Status == 400 || pe.Status == 403)
+}
+
+type foundKey struct{}
+
+// FoundAs lets a provider say which account answered when its system knows the person by
+// another name than the one asked (Graph finds a UPN by a proxy address, Google an alias's
+// primary address): the plan and summary then name the account that was signed out.
+func FoundAs(ctx context.Context, name string) {
+	if slot, ok := ctx.Value(foundKey{}).(*string); ok && name != "" {
+		*slot = name
+	}
+}
+
+// aside is the name a person was found under when it is not one they are known by in Okta.
+func aside(t Target, used string) string {
+	if used == "" || strings.EqualFold(used, t.Login) || strings.EqualFold(used, t.Email) {
+		return ""
+	}
+	return used
 }
 
 // attempt calls fn until it succeeds, fails for good, runs out of attempts or ctx ends. It

@@ -246,3 +246,95 @@ func TestSummarize(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// byName is a provider that knows accounts by name and records the names it was asked under.
+type byName struct {
+	accounts map[string]error // a name's answer; nil is an account
+	mu       sync.Mutex
+	asked    []string
+}
+
+func (b *byName) Name() string                                     { return "google" }
+func (b *byName) Lookup(ctx context.Context, t reset.Target) error { return b.answer(t) }
+func (b *byName) Revoke(ctx context.Context, t reset.Target) error { return b.answer(t) }
+func (b *byName) answer(t reset.Target) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.asked = append(b.asked, t.Login)
+	if err, ok := b.accounts[t.Login]; ok {
+		return err
+	}
+	return reset.NoAccountError(fmt.Errorf("%s: no such user", t.Login))
+}
+
+// Each name is asked in order until one answers other than "no account": a failure under the
+// first name is the outcome (a 403 there must not read as "no account" because a later name
+// has none), and an account under a later name is signed out and named.
+func TestEachNameIsAskedUntilOneAnswers(t *testing.T) {
+	t.Parallel()
+	person := reset.Target{OktaID: "00u1", Login: "alice@example.com", Email: "alice@example.com",
+		SecondEmail: "a.l@old.example", Names: map[string]string{"google": "aliddell@corp.example"}}
+	tests := []struct {
+		name      string
+		accounts  map[string]error
+		status    reset.Status
+		as        string
+		tried     []string
+		asked     []string
+		detailHas string
+	}{
+		{name: "the mapped name first", accounts: map[string]error{"aliddell@corp.example": nil},
+			status: reset.Revoked, as: "aliddell@corp.example", asked: []string{"aliddell@corp.example"}},
+		{name: "the second email last", accounts: map[string]error{"a.l@old.example": nil},
+			status: reset.Revoked, as: "a.l@old.example", tried: []string{"aliddell@corp.example", "alice@example.com"}, asked: []string{"aliddell@corp.example", "alice@example.com", "a.l@old.example"}},
+		{name: "the login says nothing about names", accounts: map[string]error{"alice@example.com": nil},
+			status: reset.Revoked, asked: []string{"aliddell@corp.example", "alice@example.com"}},
+		{name: "none: every name tried", status: reset.NoAccount,
+			tried: []string{"aliddell@corp.example", "alice@example.com", "a.l@old.example"},
+			asked: []string{"aliddell@corp.example", "alice@example.com", "a.l@old.example"}},
+		{name: "a later name refused outright is nobody there", accounts: map[string]error{"a.l@old.example": reset.PermanentError(403, errors.New("Not Authorized to access this resource/api"))},
+			status: reset.NoAccount, tried: []string{"aliddell@corp.example", "alice@example.com", "a.l@old.example"},
+			asked: []string{"aliddell@corp.example", "alice@example.com", "a.l@old.example"}},
+		{name: "a refusal stops the search", accounts: map[string]error{"aliddell@corp.example": reset.PermanentError(403, errors.New("forbidden"))},
+			status: reset.Failed, asked: []string{"aliddell@corp.example"}, detailHas: "forbidden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := &byName{accounts: tt.accounts}
+			ex := reset.NewExecutor([]reset.Provider{p}, reset.WithSleep((&waits{}).sleep))
+			out := ex.RunAll(t.Context(), person, nil)
+			if len(out) != 1 {
+				t.Fatalf("outcomes = %+v", out)
+			}
+			o := out[0]
+			if o.Status != tt.status || o.As != tt.as || fmt.Sprint(o.Tried) != fmt.Sprint(tt.tried) || !strings.Contains(o.Detail, tt.detailHas) {
+				t.Errorf("outcome %q (as %q, tried %v)", o.Line(), o.As, o.Tried)
+			}
+			if fmt.Sprint(p.asked) != fmt.Sprint(tt.asked) {
+				t.Errorf("asked under %v, want %v", p.asked, tt.asked)
+			}
+		})
+	}
+}
+
+// Okta finds a person by their Okta id: it is asked once, with the person as Okta knows them.
+func TestOktaIsAskedOnceWhateverTheNames(t *testing.T) {
+	t.Parallel()
+	p := &oktaByID{}
+	ex := reset.NewExecutor([]reset.Provider{p})
+	ex.RunAll(t.Context(), reset.Target{OktaID: "00u1", Login: "a@x.example", SecondEmail: "b@y.example", Names: map[string]string{"okta": "c@z.example"}}, nil)
+	if len(p.got) != 1 || p.got[0].Login != "a@x.example" {
+		t.Errorf("okta asked about %+v, want once about the person as Okta knows them", p.got)
+	}
+}
+
+type oktaByID struct{ got []reset.Target }
+
+func (o *oktaByID) Name() string                                     { return "okta" }
+func (o *oktaByID) ByOktaID() bool                                   { return true }
+func (o *oktaByID) Lookup(ctx context.Context, t reset.Target) error { return nil }
+func (o *oktaByID) Revoke(ctx context.Context, t reset.Target) error {
+	o.got = append(o.got, t)
+	return reset.NoAccountError(errors.New("gone"))
+}

@@ -21,6 +21,10 @@ type PlanEntry struct {
 	Provider string  `json:"provider"`
 	Account  Account `json:"account"`
 	Detail   string  `json:"detail,omitempty"`
+	// As is the name the account was found under, when it is not the person's Okta login or
+	// email; Tried lists the names that found nothing (before As, or all of them).
+	As    string   `json:"as,omitempty"`
+	Tried []string `json:"tried,omitempty"`
 	// Counts is set in a batch's plan: how many of its people got each answer.
 	Counts map[Account]int `json:"counts,omitempty"`
 }
@@ -67,13 +71,13 @@ func (e *Executor) Plan(ctx context.Context, t Target) []PlanEntry {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(ctx, e.deadline)
 			defer cancel()
-			_, err := e.attempt(ctx, p.Name(), func(ctx context.Context) error { return p.Lookup(ctx, t) })
+			_, used, tried, err := e.underEachName(ctx, p, t, p.Lookup)
 			kind, _, _ := Classify(err)
 			switch {
 			case err == nil:
-				got[i] = PlanEntry{Provider: p.Name(), Account: AccountFound}
+				got[i] = PlanEntry{Provider: p.Name(), Account: AccountFound, As: aside(t, used), Tried: tried}
 			case kind == NotFound:
-				got[i] = PlanEntry{Provider: p.Name(), Account: AccountNone}
+				got[i] = PlanEntry{Provider: p.Name(), Account: AccountNone, Tried: tried}
 			default:
 				got[i] = PlanEntry{Provider: p.Name(), Account: LookupFailed, Detail: err.Error()}
 			}

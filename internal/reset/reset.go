@@ -18,6 +18,43 @@ type Target struct {
 	DisplayName string `json:"name,omitempty"`
 	// Status is the Okta lifecycle status (ACTIVE, SUSPENDED, …), shown to approvers.
 	Status string `json:"status,omitempty"`
+	// SecondEmail is the Okta profile's secondEmail: one more name the person may have an
+	// account under.
+	SecondEmail string `json:"second_email,omitempty"`
+	// Names maps a system to the person's identifier there, read from the Okta profile
+	// attribute the operator named for it (RESETBOT_<SYSTEM>_ID_ATTRIBUTE).
+	Names map[string]string `json:"names,omitempty"`
+}
+
+// NamesFor lists the names to ask system for the person under, in order: the identifier the
+// operator mapped for it, then the login and the email when they are addresses, then the
+// secondEmail. A person renamed, on a second domain or acquired has accounts under a name other
+// than their Okta login; asking only by that would report "no account" while their session lives.
+func (t Target) NamesFor(system string) []string {
+	var names []string
+	add := func(n string, anyShape bool) {
+		n = strings.TrimSpace(n)
+		if n == "" || (!anyShape && !strings.Contains(n, "@")) {
+			return
+		}
+		for _, have := range names {
+			if strings.EqualFold(have, n) {
+				return
+			}
+		}
+		names = append(names, n)
+	}
+	add(t.Names[system], true)
+	add(t.Login, false)
+	add(t.Email, false)
+	add(t.SecondEmail, false)
+	return names
+}
+
+// As is the person as a system is asked about them under name.
+func (t Target) As(name string) Target {
+	t.Login, t.Email = name, name
+	return t
 }
 
 // String names the target the way a responder reads it in a summary.
@@ -67,15 +104,20 @@ type Outcome struct {
 	// Detail is the provider's own words for a failure, or why a provider was skipped.
 	Detail string `json:"detail,omitempty"`
 	// Retryable tells a responder whether running the reset again may help.
-	Retryable bool          `json:"retryable,omitempty"`
-	Attempts  int           `json:"attempts"`
-	Duration  time.Duration `json:"duration_ns"`
+	Retryable bool `json:"retryable,omitempty"`
+	// As is the name the person was found under, when it is not their Okta login or email.
+	As string `json:"as,omitempty"`
+	// Tried lists the names that found nothing: before As, or all of them when there were
+	// several and none found the person.
+	Tried    []string      `json:"tried,omitempty"`
+	Attempts int           `json:"attempts"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // Line renders an outcome as one line of a summary: "zoom: revoked (1 attempt, 120ms)".
 func (o Outcome) Line() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", o.Provider, o.Status)
+	fmt.Fprintf(&b, "%s: %s%s", o.Provider, o.Status, o.Names())
 	if o.Detail != "" {
 		fmt.Fprintf(&b, " — %s", o.Detail)
 	}
@@ -94,6 +136,26 @@ func (o Outcome) Line() string {
 		fmt.Fprintf(&b, " [%d %s, %s]", o.Attempts, word, Took(o.Duration))
 	}
 	return b.String()
+}
+
+// Names says under which name a system was asked, when it matters: " as alice@corp.example"
+// for a person found under another name (" as alice@corp.example, nothing under alice@example.com"
+// when earlier names found nothing), " (tried a@x, b@x)" for one found under none.
+func (o Outcome) Names() string { return namesSaid(o.As, o.Tried) }
+
+// Names is the plan entry's counterpart of Outcome.Names.
+func (p PlanEntry) Names() string { return namesSaid(p.As, p.Tried) }
+
+func namesSaid(as string, tried []string) string {
+	switch {
+	case as != "" && len(tried) > 0:
+		return " as " + as + ", nothing under " + strings.Join(tried, ", ")
+	case as != "":
+		return " as " + as
+	case len(tried) > 1:
+		return " (tried " + strings.Join(tried, ", ") + ")"
+	}
+	return ""
 }
 
 // Final is the state a whole request ends in.

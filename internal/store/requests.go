@@ -17,7 +17,7 @@ import (
 const requestColumns = `id, source, target_okta_id, target_login, target_email, target_name, target_status,
 	reason, requester, approver, channel, message_ts, plan, providers, state,
 	created_at, expires_at, updated_at, lease_owner, lease_until, targets,
-	approvals, cancelled_by, note, announced_at`
+	approvals, cancelled_by, note, announced_at, target_second_email, target_names`
 
 // Create stores a new request. The caller chooses its ID (random and unguessable: it travels
 // in Slack button values). A request whose ID, or whose event Source ("okta-event:<uuid>"), is
@@ -42,12 +42,12 @@ func (s *Store) Create(ctx context.Context, r reset.Request) error {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
 		ON CONFLICT DO NOTHING`,
 		r.ID, r.Source, r.Target.OktaID, r.Target.Login, r.Target.Email, r.Target.DisplayName, r.Target.Status,
 		r.Reason, enc[0], enc[1], r.Channel, r.MessageTS, enc[2], enc[3], string(r.State),
 		s.at(r.CreatedAt), s.at(r.ExpiresAt), s.at(r.UpdatedAt), r.LeaseOwner, s.at(r.LeaseUntil), enc[4],
-		enc[5], enc[6], r.Note, s.at(r.AnnouncedAt))
+		enc[5], enc[6], r.Note, s.at(r.AnnouncedAt), r.Target.SecondEmail, enc[7])
 	if err != nil {
 		return fmt.Errorf("create request %s for %s: %w", r.ID, r.Target, err)
 	}
@@ -227,13 +227,18 @@ func (s *Store) recordOutcome(ctx context.Context, id, person string, o reset.Ou
 	if person != "" {
 		table, key, args = "person_outcomes", "request_id, person, provider", []any{id, person, o.Provider}
 	}
+	tried, err := json.Marshal(append([]string{}, o.Tried...))
+	if err != nil {
+		return fmt.Errorf("record %s outcome of request %s: %w", o.Provider, id, err)
+	}
 	n := len(args)
-	args = append(args, string(o.Status), o.Detail, o.Retryable, o.Attempts, int64(o.Duration))
-	_, err := s.db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, status, detail, retryable, attempts, duration_ns)
+	args = append(args, string(o.Status), o.Detail, o.Retryable, o.Attempts, int64(o.Duration), o.As, string(tried))
+	_, err = s.db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, status, detail, retryable, attempts, duration_ns, found_as, tried)
 		VALUES (%[3]s)
 		ON CONFLICT (%[2]s) DO UPDATE SET status = excluded.status, detail = excluded.detail,
-			retryable = excluded.retryable, attempts = excluded.attempts, duration_ns = excluded.duration_ns`,
-		table, key, placeholders(n+5)), args...)
+			retryable = excluded.retryable, attempts = excluded.attempts, duration_ns = excluded.duration_ns,
+			found_as = excluded.found_as, tried = excluded.tried`,
+		table, key, placeholders(n+7)), args...)
 	if err != nil {
 		// Requests are never deleted, so the foreign key fails only for an unknown id.
 		if _, getErr := s.Get(ctx, id); errors.Is(getErr, ErrNotFound) {
@@ -256,7 +261,7 @@ func placeholders(n int) string {
 // no outcome yet (or no such request) has none.
 func (s *Store) Outcomes(ctx context.Context, id string) ([]reset.Outcome, error) {
 	var got []reset.Outcome
-	err := s.scanOutcomes(ctx, id, `SELECT '', provider, status, detail, retryable, attempts, duration_ns
+	err := s.scanOutcomes(ctx, id, `SELECT '', provider, status, detail, retryable, attempts, duration_ns, found_as, tried
 		FROM outcomes WHERE request_id = $1 ORDER BY provider`, func(_ string, o reset.Outcome) { got = append(got, o) })
 	return got, err
 }
@@ -265,7 +270,7 @@ func (s *Store) Outcomes(ctx context.Context, id string) ([]reset.Outcome, error
 // Okta id; people no system has answered for yet are absent.
 func (s *Store) PersonOutcomes(ctx context.Context, id string) (map[string][]reset.Outcome, error) {
 	got := map[string][]reset.Outcome{}
-	err := s.scanOutcomes(ctx, id, `SELECT person, provider, status, detail, retryable, attempts, duration_ns
+	err := s.scanOutcomes(ctx, id, `SELECT person, provider, status, detail, retryable, attempts, duration_ns, found_as, tried
 		FROM person_outcomes WHERE request_id = $1 ORDER BY person, provider`, func(person string, o reset.Outcome) {
 		got[person] = append(got[person], o)
 	})
@@ -282,8 +287,15 @@ func (s *Store) scanOutcomes(ctx context.Context, id, query string, each func(pe
 		var o reset.Outcome
 		var person string
 		var duration int64
-		if err := rows.Scan(&person, &o.Provider, &o.Status, &o.Detail, &o.Retryable, &o.Attempts, &duration); err != nil {
+		var tried string
+		if err := rows.Scan(&person, &o.Provider, &o.Status, &o.Detail, &o.Retryable, &o.Attempts, &duration, &o.As, &tried); err != nil {
 			return fmt.Errorf("list outcomes of request %s: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(tried), &o.Tried); err != nil {
+			return fmt.Errorf("list outcomes of request %s: %w", id, err)
+		}
+		if len(o.Tried) == 0 {
+			o.Tried = nil
 		}
 		o.Duration = time.Duration(duration)
 		each(person, o)
@@ -575,11 +587,11 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (reset.Request, error) {
 	var r reset.Request
-	var requester, approver, plan, providers, targets, approvals, cancelledBy string
+	var requester, approver, plan, providers, targets, approvals, cancelledBy, names string
 	err := row.Scan(&r.ID, &r.Source, &r.Target.OktaID, &r.Target.Login, &r.Target.Email, &r.Target.DisplayName, &r.Target.Status,
 		&r.Reason, &requester, &approver, &r.Channel, &r.MessageTS, &plan, &providers, &r.State,
 		stamp{&r.CreatedAt}, stamp{&r.ExpiresAt}, stamp{&r.UpdatedAt}, &r.LeaseOwner, stamp{&r.LeaseUntil}, &targets,
-		&approvals, &cancelledBy, &r.Note, stamp{&r.AnnouncedAt})
+		&approvals, &cancelledBy, &r.Note, stamp{&r.AnnouncedAt}, &r.Target.SecondEmail, &names)
 	if err != nil {
 		return reset.Request{}, err
 	}
@@ -595,6 +607,7 @@ func scanRequest(row scanner) (reset.Request, error) {
 		{"targets", targets, &r.Targets},
 		{"approvals", approvals, &r.Approvals},
 		{"cancelled_by", cancelledBy, &r.CancelledBy},
+		{"target_names", names, &r.Target.Names},
 	} {
 		if err := json.Unmarshal([]byte(f.raw), f.into); err != nil {
 			return reset.Request{}, fmt.Errorf("decode stored %s of request %s: %w", f.name, r.ID, err)
@@ -607,10 +620,10 @@ func scanRequest(row scanner) (reset.Request, error) {
 }
 
 // encodeRequest gives the JSON columns of r: requester, approver, plan, providers, targets,
-// approvals, cancelled_by.
-func encodeRequest(r reset.Request) ([7]string, error) {
-	var out [7]string
-	for i, v := range []any{r.Requester, r.Approver, r.Plan, r.Providers, r.Targets, approvalsOf(r.Approvals), r.CancelledBy} {
+// approvals, cancelled_by, target_names.
+func encodeRequest(r reset.Request) ([8]string, error) {
+	var out [8]string
+	for i, v := range []any{r.Requester, r.Approver, r.Plan, r.Providers, r.Targets, approvalsOf(r.Approvals), r.CancelledBy, r.Target.Names} {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return out, err

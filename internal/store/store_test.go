@@ -116,8 +116,9 @@ func testRoundTrip(t *testing.T, db database) {
 	}
 
 	full := reset.Request{
-		ID:        "r-full",
-		Target:    reset.Target{OktaID: "00u1", Login: "alice@corp.example.com", Email: "alice@example.com", DisplayName: "Alice Liddell", Status: "SUSPENDED"},
+		ID: "r-full",
+		Target: reset.Target{OktaID: "00u1", Login: "alice@corp.example.com", Email: "alice@example.com", DisplayName: "Alice Liddell", Status: "SUSPENDED",
+			SecondEmail: "a.liddell@acquired.example", Names: map[string]string{"microsoft": "aliddell@corp.onmicrosoft.example"}},
 		Reason:    "phished — “quotes” and ünïcode",
 		Requester: reset.Actor{SlackID: "U1", TeamID: "T1", OktaLogin: "rita@example.com", OktaID: "00urita", Name: "Rita"},
 		Approver:  reset.Actor{SlackID: "U2", TeamID: "T1", OktaLogin: "abe@example.com", OktaID: "00uabe", Name: "Abe"},
@@ -126,7 +127,9 @@ func testRoundTrip(t *testing.T, db database) {
 		MessageTS: "1700000000.000100",
 		Plan: []reset.PlanEntry{
 			{Provider: "google", Account: reset.LookupFailed, Detail: "look up alice@example.com in google: 503 backend error"},
+			{Provider: "microsoft", Account: reset.AccountFound, As: "aliddell@corp.onmicrosoft.example"},
 			{Provider: "okta", Account: reset.AccountFound},
+			{Provider: "slack", Account: reset.AccountNone, Tried: []string{"alice@corp.example.com", "alice@example.com", "a.liddell@acquired.example"}},
 			{Provider: "zoom", Account: reset.NotConfigured, Detail: "ZOOM_ACCOUNT_ID not set"},
 		},
 		Providers:  []string{"okta", "google"},
@@ -453,7 +456,8 @@ func testOutcomes(t *testing.T, db database) {
 	create(t, s, pending("r1"), pending("r2"))
 	record := []reset.Outcome{
 		{Provider: "zoom", Status: reset.Failed, Detail: "revoke zoom sessions for r1@example.com: 429 too many requests", Retryable: true, Attempts: 3, Duration: 1500 * time.Millisecond},
-		{Provider: "okta", Status: reset.NoAccount, Attempts: 1, Duration: 120 * time.Millisecond},
+		{Provider: "okta", Status: reset.NoAccount, Attempts: 2, Duration: 120 * time.Millisecond, Tried: []string{"r1@corp.example.com", "r1@example.com"}},
+		{Provider: "google", Status: reset.Revoked, Attempts: 1, Duration: 90 * time.Millisecond, As: "r.one@acquired.example"},
 		// A retry of zoom replaces its earlier failure.
 		{Provider: "zoom", Status: reset.Revoked, Attempts: 1, Duration: 80 * time.Millisecond},
 	}
@@ -471,7 +475,7 @@ func testOutcomes(t *testing.T, db database) {
 	if err != nil {
 		t.Fatalf("Outcomes: %v", err)
 	}
-	want := []reset.Outcome{record[1], record[2]}
+	want := []reset.Outcome{record[2], record[1], record[3]}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Outcomes(r1) =\n %+v\nwant\n %+v", got, want)
 	}

@@ -61,6 +61,8 @@ type Server struct {
 
 type user struct {
 	id, upn     string
+	mail        string   // the primary address; the UPN when none was given
+	proxies     []string // proxyAddresses, "SMTP:primary" and "smtp:alias"
 	revocations int
 }
 
@@ -112,12 +114,25 @@ func (s *Server) SetCredentials(tenantID, clientID, clientSecret string) {
 // AddUser seeds a member with the given user principal name and returns its object id. Adding
 // an existing UPN (case-insensitively, as Graph compares them) returns the existing id.
 func (s *Server) AddUser(upn string) string {
+	return s.AddMailbox(upn, "")
+}
+
+// AddMailbox seeds a member whose mail is mail (the UPN when empty) and whose proxy addresses
+// are mail and aliases: a person renamed, or on a second domain, found by an address that is not
+// their UPN. It returns the object id; an existing UPN returns the existing id unchanged.
+func (s *Server) AddMailbox(upn, mail string, aliases ...string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u := s.find(upn); u != nil {
 		return u.id
 	}
-	u := &user{id: newGUID(), upn: upn}
+	if mail == "" {
+		mail = upn
+	}
+	u := &user{id: newGUID(), upn: upn, mail: mail, proxies: []string{"SMTP:" + mail}}
+	for _, a := range aliases {
+		u.proxies = append(u.proxies, "smtp:"+a)
+	}
 	s.users = append(s.users, u)
 	return u.id
 }
@@ -342,11 +357,24 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		top = n
 	}
 	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
+	match := func(*user) bool { return true }
+	if f, ok := q["$filter"]; ok {
+		if match, ok = addressFilter(f[0]); !ok {
+			graphError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property 'mail' of resource 'User'.")
+			return
+		}
+	}
 	s.mu.Lock()
-	all := len(s.users)
+	var users []*user
+	for _, u := range s.users {
+		if match(u) {
+			users = append(users, u)
+		}
+	}
+	all := len(users)
 	value := []map[string]any{}
 	for i := max(skip, 0); i < all && len(value) < top; i++ {
-		value = append(value, s.users[i].json(fields))
+		value = append(value, users[i].json(fields))
 	}
 	s.mu.Unlock()
 	body := map[string]any{
@@ -392,10 +420,62 @@ func (s *Server) unknownSegment(w http.ResponseWriter, r *http.Request) {
 	graphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg))
 }
 
+// addressFilter reads the one $filter resetbot sends, `mail eq 'a' or
+// proxyAddresses/any(x:x eq 'smtp:a')`, string literals with ” for a quote, and gives the
+// users it matches: Graph compares both case-insensitively, and the smtp: prefix of a proxy
+// address in any case. Any other filter is refused, as Graph refuses what it does not support.
+func addressFilter(f string) (func(*user) bool, bool) {
+	left, right, ok := strings.Cut(f, " or ")
+	if !ok {
+		return nil, false
+	}
+	mail, ok := strings.CutPrefix(left, "mail eq ")
+	if !ok {
+		return nil, false
+	}
+	mail, ok = literal(mail)
+	if !ok {
+		return nil, false
+	}
+	inner, ok := strings.CutPrefix(right, "proxyAddresses/any(")
+	if !ok || !strings.HasSuffix(inner, ")") {
+		return nil, false
+	}
+	v, expr, ok := strings.Cut(strings.TrimSuffix(inner, ")"), ":")
+	if !ok {
+		return nil, false
+	}
+	proxy, ok := strings.CutPrefix(expr, v+" eq ")
+	if !ok {
+		return nil, false
+	}
+	if proxy, ok = literal(proxy); !ok {
+		return nil, false
+	}
+	return func(u *user) bool {
+		if strings.EqualFold(u.mail, mail) {
+			return true
+		}
+		return slices.ContainsFunc(u.proxies, func(p string) bool { return strings.EqualFold(p, proxy) })
+	}, true
+}
+
+// literal reads an OData string literal: quoted, with ” for each quote inside.
+func literal(s string) (string, bool) {
+	if len(s) < 2 || s[0] != '\'' || s[len(s)-1] != '\'' {
+		return "", false
+	}
+	inner := s[1 : len(s)-1]
+	if strings.Count(inner, "'")%2 != 0 || strings.Contains(strings.ReplaceAll(inner, "''", ""), "'") {
+		return "", false
+	}
+	return strings.ReplaceAll(inner, "''", "'"), true
+}
+
 func (u *user) json(fields []string) map[string]any {
 	all := map[string]any{
 		"businessPhones": []string{}, "displayName": displayName(u.upn), "givenName": nil,
-		"jobTitle": nil, "mail": u.upn, "mobilePhone": nil, "officeLocation": nil,
+		"jobTitle": nil, "mail": u.mail, "mobilePhone": nil, "officeLocation": nil,
 		"preferredLanguage": nil, "surname": nil, "userPrincipalName": u.upn, "id": u.id,
 	}
 	out := make(map[string]any, len(fields))

@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -70,6 +71,11 @@ type User struct {
 	FirstName   string
 	LastName    string
 	DisplayName string
+	// SecondEmail is the profile's secondEmail; null when empty, as Okta renders it.
+	SecondEmail string
+	// Attributes are custom profile attributes (an operator's msUpn, say), rendered beside
+	// the base ones.
+	Attributes map[string]string
 }
 
 // Revocation is one DELETE /api/v1/users/{id}/sessions that cleared a user's sessions.
@@ -245,6 +251,7 @@ func (s *Server) AddUser(u User) User {
 	if u.Status == "" {
 		u.Status = "ACTIVE"
 	}
+	u.Attributes = maps.Clone(u.Attributes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users = append(s.users, &u)
@@ -729,6 +736,14 @@ func (s *Server) userJSON(r *http.Request, u *User) map[string]any {
 	}
 	if u.DisplayName != "" {
 		profile["displayName"] = u.DisplayName
+	}
+	if u.SecondEmail != "" {
+		profile["secondEmail"] = u.SecondEmail
+	}
+	for k, v := range u.Attributes {
+		if _, base := profile[k]; !base {
+			profile[k] = v
+		}
 	}
 	return map[string]any{
 		"id":              u.ID,

@@ -117,13 +117,18 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 // Name is "google".
 func (p *Provider) Name() string { return "google" }
 
-// Lookup asks for the user's id only: whether the account exists is all the plan shows.
+// Lookup asks for the user's id and primary address: whether the account exists is what the plan
+// shows, and under which address when the name asked was an alias.
 func (p *Provider) Lookup(ctx context.Context, t reset.Target) error {
 	key, err := userKey(t)
 	if err != nil {
 		return err
 	}
-	_, err = p.users.Get(key).Fields("id").Context(ctx).Do()
+	u, err := p.users.Get(key).Fields("id", "primaryEmail").Context(ctx).Do()
+	if err == nil {
+		// users.get resolves an alias: the plan names the account it belongs to.
+		reset.FoundAs(ctx, u.PrimaryEmail)
+	}
 	return p.classify("lookup", key, err)
 }
 

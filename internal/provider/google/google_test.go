@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +216,33 @@ func TestLookupFindsAccount(t *testing.T) {
 				t.Errorf("lookups = %d, want 1", n)
 			}
 		})
+	}
+}
+
+// A person whose Okta login Google does not know is asked for under their other names; found
+// by an alias, the plan names the account it belongs to; found under none, it lists the names
+// tried.
+func TestPlanAsksUnderEachNameAndNamesTheAccount(t *testing.T) {
+	t.Parallel()
+	srv, p := start(t)
+	ex := reset.NewExecutor([]reset.Provider{p})
+	renamed := reset.Target{OktaID: "00ualice", Login: "alice@new.example", Email: "alice@new.example", SecondEmail: "alice.alias@example.com"}
+	got := ex.Plan(t.Context(), renamed)
+	if len(got) != 1 || got[0].Account != reset.AccountFound || got[0].As != aliceEmail {
+		t.Fatalf("plan = %+v, want the account found as %s", got, aliceEmail)
+	}
+	if n := srv.Count("lookup"); n != 2 {
+		t.Errorf("lookups = %d, want 2 (the login, then the second email)", n)
+	}
+	o := ex.RunAll(t.Context(), renamed, nil)
+	if len(o) != 1 || o[0].Status != reset.Revoked || srv.SignOuts(aliceEmail) != 1 {
+		t.Errorf("run = %+v, sign-outs of %s = %d; want revoked once", o, aliceEmail, srv.SignOuts(aliceEmail))
+	}
+
+	nobody := reset.Target{Login: "carol@example.com", Email: "c.hale@example.com"}
+	got = ex.Plan(t.Context(), nobody)
+	if len(got) != 1 || got[0].Account != reset.AccountNone || !slices.Equal(got[0].Tried, []string{"carol@example.com", "c.hale@example.com"}) {
+		t.Errorf("plan = %+v, want no account listing both names tried", got)
 	}
 }
 

@@ -117,7 +117,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 // Name is how users see this system.
 func (p *Provider) Name() string { return "microsoft" }
 
-// Lookup reads the user's id, which needs User.Read.All; nil when the account exists.
+// Lookup reads the user's id, which needs User.Read.All; nil when the account exists. A name
+// that is no UPN is then looked for as a mail or proxy address.
 func (p *Provider) Lookup(ctx context.Context, t reset.Target) error {
 	upn, err := principal(t)
 	if err != nil {
@@ -126,17 +127,35 @@ func (p *Provider) Lookup(ctx context.Context, t reset.Target) error {
 	req := userRequest(abstractions.GET, "{+baseurl}/users/{user%2Did}{?%24select}", upn)
 	req.QueryParametersAny["%24select"] = []any{"id", "userPrincipalName"}
 	_, err = p.send(ctx, req)
-	return classify(ctx, opLookup, upn, err)
+	if err = classify(ctx, opLookup, upn, err); !errors.Is(err, reset.ErrNoAccount) {
+		return err
+	}
+	_, err = p.byAddress(ctx, opLookup, upn)
+	return err
 }
 
 // Revoke invalidates every refresh token and session cookie of the user, which needs
-// User.RevokeSessions.All. Revoking twice is harmless.
+// User.RevokeSessions.All. Revoking twice is harmless. A name that is no UPN is looked for as
+// a mail or proxy address (User.Read.All), and that account is signed out.
 func (p *Provider) Revoke(ctx context.Context, t reset.Target) error {
 	upn, err := principal(t)
 	if err != nil {
 		return reset.PermanentError(0, fmt.Errorf("revoke microsoft 365 sessions for %s: %w", t, err))
 	}
-	answer, err := p.send(ctx, userRequest(abstractions.POST, "{+baseurl}/users/{user%2Did}/revokeSignInSessions", upn))
+	err = p.revoke(ctx, upn, upn)
+	if !errors.Is(err, reset.ErrNoAccount) {
+		return err
+	}
+	id, err := p.byAddress(ctx, opRevoke, upn)
+	if err != nil {
+		return err
+	}
+	return p.revoke(ctx, id, upn)
+}
+
+// revoke signs out the user key names (a UPN or an object id); upn is how errors name them.
+func (p *Provider) revoke(ctx context.Context, key, upn string) error {
+	answer, err := p.send(ctx, userRequest(abstractions.POST, "{+baseurl}/users/{user%2Did}/revokeSignInSessions", key))
 	if err != nil {
 		return classify(ctx, opRevoke, upn, err)
 	}
@@ -145,6 +164,49 @@ func (p *Provider) Revoke(ctx context.Context, t reset.Target) error {
 		return reset.PermanentError(http.StatusOK, fmt.Errorf("revoke microsoft 365 sessions for %s: graph answered false", upn))
 	}
 	return nil
+}
+
+// byAddress finds the one account whose mail or proxy addresses hold address (people renamed,
+// or on a second domain, keep their old address as a proxy) and returns its object id, telling
+// the executor its UPN. None is "no account"; several are refused, since signing out the wrong
+// person is worse than a clear failure.
+func (p *Provider) byAddress(ctx context.Context, o op, address string) (string, error) {
+	req := abstractions.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abstractions.GET,
+		"{+baseurl}/users{?%24filter,%24select,%24top}", map[string]string{})
+	lit := "'" + strings.ReplaceAll(address, "'", "''") + "'"
+	req.QueryParametersAny["%24filter"] = "mail eq " + lit + " or proxyAddresses/any(a:a eq " +
+		"'smtp:" + strings.ReplaceAll(address, "'", "''") + "')"
+	req.QueryParametersAny["%24select"] = []any{"id", "userPrincipalName"}
+	req.QueryParametersAny["%24top"] = "2"
+	answer, err := p.send(ctx, req)
+	if err != nil {
+		return "", classify(ctx, opLookup, address, err)
+	}
+	var found [][2]string
+	if list, ok := answer["value"].(*absser.UntypedArray); ok {
+		for _, item := range list.GetValue() {
+			obj, ok := item.(*absser.UntypedObject)
+			if !ok {
+				continue
+			}
+			found = append(found, [2]string{untypedString(obj.GetValue()["id"]), untypedString(obj.GetValue()["userPrincipalName"])})
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return "", reset.NoAccountError(fmt.Errorf("%s: no account has the UPN, mail or proxy address %s", o.action(address), address))
+	case len(found) > 1 || found[0][0] == "":
+		return "", reset.PermanentError(0, fmt.Errorf("%s: several accounts have the address %s: map the person's UPN with RESETBOT_MICROSOFT_ID_ATTRIBUTE", o.action(address), address))
+	}
+	reset.FoundAs(ctx, found[0][1])
+	return found[0][0], nil
+}
+
+func untypedString(n absser.UntypedNodeable) string {
+	if v, ok := n.(*absser.UntypedString); ok && v.GetValue() != nil {
+		return *v.GetValue()
+	}
+	return ""
 }
 
 // Check obtains a token and reads one user id: the smallest read that proves the tenant, the

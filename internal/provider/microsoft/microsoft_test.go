@@ -15,6 +15,7 @@ import (
 	"github.com/resetbot/resetbot/internal/provider/edge"
 	"github.com/resetbot/resetbot/internal/provider/microsoft"
 	"github.com/resetbot/resetbot/internal/reset"
+	"github.com/resetbot/resetbot/internal/reset/resettest"
 )
 
 var alice = reset.Target{OktaID: "00u1alice", Login: "alice@example.com", Email: "alice@example.com", DisplayName: "Alice"}
@@ -225,7 +226,7 @@ func TestLookup(t *testing.T) {
 		{name: "account found", target: alice},
 		{
 			name: "no account", target: reset.Target{Login: "bob@example.com"}, noAccount: true, kind: reset.NotFound,
-			message: "look up microsoft 365 account for bob@example.com: Request_ResourceNotFound: Resource 'bob@example.com' does not exist",
+			message: "look up microsoft 365 account for bob@example.com: no account has the UPN, mail or proxy address bob@example.com",
 		},
 		{
 			name: "missing read permission names User.Read.All", target: alice,
@@ -278,6 +279,45 @@ func TestRevokeMissingAccountIsNotFound(t *testing.T) {
 	}
 	if got := srv.Count(graphfake.OpRevoke); got != 1 {
 		t.Errorf("revoke calls = %d, want 1", got)
+	}
+}
+
+// A person renamed or on a second domain keeps their old address as a proxy address: Graph finds
+// no UPN by it, so the account is looked for by mail and proxyAddresses, and the account found
+// is the one signed out and named. Two accounts holding one address sign out nobody.
+func TestFoundByMailOrProxyAddress(t *testing.T) {
+	t.Parallel()
+	srv, p := start(t)
+	renamed := srv.AddMailbox("a.liddell@corp.onmicrosoft.example", "alice.liddell@corp.example", "alice@old.example")
+	srv.AddMailbox("shared1@corp.example", "", "team@corp.example")
+	srv.AddMailbox("shared2@corp.example", "", "team@corp.example")
+
+	for _, name := range []string{"alice@old.example", "ALICE.LIDDELL@corp.example", "a.liddell@corp.onmicrosoft.example"} {
+		before := srv.Revocations("a.liddell@corp.onmicrosoft.example")
+		if err := p.Lookup(t.Context(), reset.Target{Login: name}); err != nil {
+			t.Errorf("Lookup(%s): %v", name, err)
+		}
+		o, _ := resettest.Revoke(t, p, reset.Target{Login: name, Email: name}, 3)
+		if o.Status != reset.Revoked {
+			t.Fatalf("revoke %s: %s — %s", name, o.Status, o.Detail)
+		}
+		if want := "a.liddell@corp.onmicrosoft.example"; strings.EqualFold(name, want) && o.As != "" || !strings.EqualFold(name, want) && o.As != want {
+			t.Errorf("revoke %s: the summary says %q; it names the UPN signed out only when it was not the name asked", name, o.Line())
+		}
+		if got := srv.Revocations("a.liddell@corp.onmicrosoft.example"); got != before+1 {
+			t.Errorf("revoke %s: the account %s was signed out %d times, want once", name, renamed, got-before)
+		}
+	}
+
+	o, _ := resettest.Revoke(t, p, reset.Target{Login: "team@corp.example"}, 3)
+	if o.Status != reset.Failed || !strings.Contains(o.Detail, "several accounts have the address team@corp.example") || o.Retryable {
+		t.Errorf("a shared address: %s — %s (retryable %v), want a permanent failure naming it", o.Status, o.Detail, o.Retryable)
+	}
+	if srv.Revocations("shared1@corp.example")+srv.Revocations("shared2@corp.example") != 0 {
+		t.Error("an account was signed out by an address two accounts share")
+	}
+	if err := p.Lookup(t.Context(), reset.Target{Login: "o'hara@corp.example"}); !errors.Is(err, reset.ErrNoAccount) {
+		t.Errorf("an address with a quote: %v, want no account (the filter must stay well formed)", err)
 	}
 }
 

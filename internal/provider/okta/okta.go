@@ -41,6 +41,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 // Name is "okta".
 func (p *Provider) Name() string { return "okta" }
 
+// ByOktaID says Okta finds a person by their Okta id: the names they go by in other systems
+// are no business of it.
+func (p *Provider) ByOktaID() bool { return true }
+
 // Lookup reads the user by Okta id, else by login.
 func (p *Provider) Lookup(ctx context.Context, t reset.Target) error {
 	key, err := userKey(t)

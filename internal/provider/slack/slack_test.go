@@ -152,7 +152,7 @@ func TestRevokeThroughExecutor(t *testing.T) {
 				tt.script(srv)
 			}
 			target := alice
-			if tt.target != (reset.Target{}) {
+			if tt.target.Email != "" || tt.target.Login != "" {
 				target = tt.target
 			}
 			o, waits := resettest.Revoke(t, p, target, 3)
