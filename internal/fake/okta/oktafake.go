@@ -1,5 +1,5 @@
 // Package oktafake imitates the slice of Okta's API resetbot uses: users looked up by id or
-// login, user search (search= and filter=), a user's groups with Link pagination, clearing a
+// login, user search (search= and filter=, one comparison or several joined by or), a user's groups with Link pagination, clearing a
 // user's sessions, and the org authorization server's token endpoint for an OAuth service app
 // authenticating with a private-key JWT. It speaks Okta's wire format over real TLS (the SDK
 // insists on https) so the real okta-sdk-golang client is what tests exercise.
@@ -15,7 +15,8 @@
 // request) and X-Rate-Limit-Reset (the epoch second the window ends). The announcement is
 // exact, so a client that starts no more requests than Remaining before Reset never gets a 429.
 // By default a bucket holds 600 requests a minute, announced but not enforced; SetRateLimit
-// enforces a per-second window.
+// enforces a per-second window, and SetSharedRateLimit one window counting several operations,
+// as an org whose reads and sign-outs fall in one bucket does.
 package oktafake
 
 import (
@@ -110,6 +111,8 @@ type Server struct {
 	pageSize    int
 	revocations []Revocation
 	searches    []string
+	longestURL  int
+	refused     map[string]int // requests a full enforced window refused, by operation
 	inURL       int
 	unrouted    []string
 	buckets     map[string]*bucket
@@ -146,6 +149,7 @@ func Start() *Server {
 		members:  map[string]map[string]bool{},
 		pageSize: maxPageSize,
 		buckets:  map[string]*bucket{},
+		refused:  map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth2/v1/token", s.issueToken)
@@ -178,6 +182,43 @@ func (s *Server) SetRateLimit(op string, perSecond int) {
 		return
 	}
 	s.buckets[op] = &bucket{limit: perSecond, length: time.Second, enforce: true}
+}
+
+// SetSharedRateLimit makes the operations named count in ONE bucket holding perSecond requests
+// in each window of one second, enforced as SetRateLimit's: a read and a sign-out then spend
+// the same window, and every answer of any of them announces what is left of it. Okta's
+// buckets are per endpoint, but an org's limits are shared with every other integration, and
+// endpoints can fall in one bucket; this is that case. perSecond <= 0 gives each op back the
+// default window.
+func (s *Server) SetSharedRateLimit(perSecond int, ops ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if perSecond <= 0 {
+		for _, op := range ops {
+			delete(s.buckets, op)
+		}
+		return
+	}
+	b := &bucket{limit: perSecond, length: time.Second, enforce: true}
+	for _, op := range ops {
+		s.buckets[op] = b
+	}
+}
+
+// Refused counts the requests of op that an enforced window refused with 429 (SetRateLimit,
+// SetSharedRateLimit); scripted faults are not counted here.
+func (s *Server) Refused(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused[op]
+}
+
+// LongestURL is the length in bytes of the longest request URI (path and query, as sent) that
+// reached the fake, so tests can pin how long the URLs a client builds get.
+func (s *Server) LongestURL() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.longestURL
 }
 
 // SetClock replaces the clock the rate-limit windows and the recorded calls read; tests use it
@@ -356,11 +397,17 @@ func (s *Server) Unrouted() []string {
 // handler should go on serving.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, op string) bool {
 	a := s.Arrive(r, op)
+	s.mu.Lock()
+	s.longestURL = max(s.longestURL, len(r.RequestURI))
+	s.mu.Unlock()
 	f := a.Fault
 	if f.Status == 0 {
 		// Okta counts a request when it arrives, so the Remaining an answer announces is as of
 		// then, and a request beyond the limit is refused at once, not after the work.
 		if !s.count(w, op, true) {
+			s.mu.Lock()
+			s.refused[op]++
+			s.mu.Unlock()
 			code, summary := errorFor(http.StatusTooManyRequests, "")
 			writeError(w, http.StatusTooManyRequests, code, summary)
 			return false
@@ -508,11 +555,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		expr, exact = q.Get("filter"), true
 	}
 	var (
-		attr, value string
-		ok          = true
+		terms []comparison
+		ok    = true
 	)
 	if expr != "" {
-		attr, value, ok = parseComparison(expr)
+		terms, ok = parseExpression(expr)
 	}
 	limit, okLimit := pageLimit(q.Get("limit"), maxPageSize)
 
@@ -527,7 +574,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	var matched []*User
 	for _, u := range s.users {
-		if expr == "" || matches(u, attr, value, exact) {
+		if expr == "" || slices.ContainsFunc(terms, func(c comparison) bool { return matches(u, c.attr, c.value, exact) }) {
 			matched = append(matched, u)
 		}
 	}
@@ -766,45 +813,76 @@ func (s *Server) userJSON(r *http.Request, u *User) map[string]any {
 	}
 }
 
-// parseComparison reads `attribute eq "value"`, the one search form resetbot sends, with
-// backslash escapes inside the quotes.
-func parseComparison(expr string) (attr, value string, ok bool) {
-	attr, rest, found := strings.Cut(strings.TrimSpace(expr), " ")
+// comparison is one `attribute eq "value"` of a search or filter expression.
+type comparison struct{ attr, value string }
+
+// maxComparisons bounds one expression, so a hostile query cannot make the fake loop long.
+const maxComparisons = 1000
+
+// parseExpression reads what resetbot sends as search= or filter=: one `attribute eq "value"`
+// comparison, or several joined by `or` (a user matches when any does), with backslash escapes
+// inside the quotes. Okta's syntax allows more (and, parentheses, other operators); the fake
+// refuses those as Okta refuses what it cannot parse.
+func parseExpression(expr string) ([]comparison, bool) {
+	var terms []comparison
+	rest := strings.TrimSpace(expr)
+	for {
+		c, after, ok := parseComparison(rest)
+		if !ok || len(terms) >= maxComparisons {
+			return nil, false
+		}
+		terms = append(terms, c)
+		after = strings.TrimLeft(after, " ")
+		if after == "" {
+			return terms, true
+		}
+		if rest, ok = strings.CutPrefix(after, "or "); !ok {
+			return nil, false
+		}
+		rest = strings.TrimLeft(rest, " ")
+	}
+}
+
+// parseComparison reads one `attribute eq "value"` at the start of expr and returns what
+// follows it.
+func parseComparison(expr string) (comparison, string, bool) {
+	attr, rest, found := strings.Cut(expr, " ")
 	if !found {
-		return "", "", false
+		return comparison{}, "", false
 	}
 	switch attr {
 	case "id", "status", "profile.login", "profile.email", "profile.firstName", "profile.lastName":
 	default:
-		return "", "", false
+		return comparison{}, "", false
 	}
 	rest, found = strings.CutPrefix(strings.TrimLeft(rest, " "), "eq ")
 	if !found {
-		return "", "", false
+		return comparison{}, "", false
 	}
 	rest = strings.TrimLeft(rest, " ")
 	if !strings.HasPrefix(rest, `"`) {
-		return "", "", false
+		return comparison{}, "", false
 	}
 	var b strings.Builder
 	for i := 1; i < len(rest); i++ {
 		switch c := rest[i]; c {
 		case '\\':
 			if i+1 >= len(rest) || (rest[i+1] != '"' && rest[i+1] != '\\') {
-				return "", "", false
+				return comparison{}, "", false
 			}
 			i++
 			b.WriteByte(rest[i])
 		case '"':
-			if strings.TrimSpace(rest[i+1:]) != "" {
-				return "", "", false
+			after := rest[i+1:]
+			if after != "" && after[0] != ' ' {
+				return comparison{}, "", false
 			}
-			return attr, b.String(), true
+			return comparison{attr: attr, value: b.String()}, after, true
 		default:
 			b.WriteByte(c)
 		}
 	}
-	return "", "", false
+	return comparison{}, "", false
 }
 
 // matches compares one attribute: exactly for filter=, ignoring case for search=.

@@ -1,7 +1,10 @@
 package oktafake_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -52,7 +55,13 @@ func start(t *testing.T) (*oktafake.Server, *manualClock, oktafake.User) {
 
 func lookup(t *testing.T, srv *oktafake.Server, id string) window {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/api/v1/users/"+id, nil)
+	return send(t, srv, http.MethodGet, "/api/v1/users/"+id)
+}
+
+// send makes one request of the fake and returns the window its answer announced.
+func send(t *testing.T, srv *oktafake.Server, method, path string) window {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,5 +179,104 @@ func TestARequestIsCountedWhenItArrives(t *testing.T) {
 	}
 	if a.w.remaining != 0 || b.w.remaining != 0 {
 		t.Errorf("announced remaining %d and %d, want 0 for both", a.w.remaining, b.w.remaining)
+	}
+}
+
+// TestASharedBucketCountsEveryOperationInIt: reads and sign-outs in one bucket spend one window,
+// every answer announces what is left of it, and what an enforced window refuses is counted.
+func TestASharedBucketCountsEveryOperationInIt(t *testing.T) {
+	t.Parallel()
+	srv, clock, alice := start(t)
+	srv.SetSharedRateLimit(3, "lookup", "search", "revoke")
+	t0 := time.Date(2026, 11, 29, 9, 0, 1, 0, time.UTC)
+	for i, step := range []struct {
+		method, path string
+		want         window
+	}{
+		{http.MethodGet, "/api/v1/users/" + alice.ID, window{200, 3, 2, t0}},
+		{http.MethodGet, "/api/v1/users?filter=" + url.QueryEscape(`id eq "`+alice.ID+`"`), window{200, 3, 1, t0}},
+		{http.MethodDelete, "/api/v1/users/" + alice.ID + "/sessions", window{204, 3, 0, t0}},
+		{http.MethodGet, "/api/v1/users/" + alice.ID, window{429, 3, 0, t0}},
+		{http.MethodDelete, "/api/v1/users/" + alice.ID + "/sessions", window{429, 3, 0, t0}},
+	} {
+		if got := send(t, srv, step.method, step.path); got != step.want {
+			t.Errorf("request %d (%s %s) announced %+v, want %+v", i, step.method, step.path, got, step.want)
+		}
+	}
+	if got := []int{srv.Refused("lookup"), srv.Refused("search"), srv.Refused("revoke")}; !slices.Equal(got, []int{1, 0, 1}) {
+		t.Errorf("refused lookup, search, revoke = %v, want [1 0 1]", got)
+	}
+	// Groups keep their own (default) bucket.
+	if got := send(t, srv, http.MethodGet, "/api/v1/users/"+alice.ID+"/groups"); got.status != 200 || got.limit != 600 {
+		t.Errorf("groups answered %+v, want 200 in its own window of 600", got)
+	}
+	clock.set(t0)
+	if got := send(t, srv, http.MethodDelete, "/api/v1/users/"+alice.ID+"/sessions"); got != (window{204, 3, 2, t0.Add(time.Second)}) {
+		t.Errorf("the next second's sign-out announced %+v, want a fresh window", got)
+	}
+}
+
+// TestUserSearchExpressions: filter= and search= take one comparison or several joined by or;
+// filter= compares exactly, search= ignoring case; anything else is refused as Okta does.
+func TestUserSearchExpressions(t *testing.T) {
+	t.Parallel()
+	srv, _, alice := start(t)
+	srv.AddUser(oktafake.User{Login: "bob", Email: "Bob.Builder@example.com"})
+	quote := srv.AddUser(oktafake.User{Login: `o"brien\x`, Email: "pat@example.com"})
+	tests := []struct {
+		name, param, expr string
+		want              []string // logins, in the fake's order; nil means refused (400)
+	}{
+		{"one login", "filter", `profile.login eq "bob"`, []string{"bob"}},
+		{"logins joined by or", "filter", `profile.login eq "bob" or profile.login eq "alice@example.com" or profile.login eq "nobody"`,
+			[]string{"alice@example.com", "bob"}},
+		{"attributes mixed", "filter", `id eq "` + alice.ID + `" or profile.email eq "pat@example.com"`, []string{"alice@example.com", quote.Login}},
+		{"escapes inside the quotes", "filter", `profile.login eq "o\"brien\\x"`, []string{quote.Login}},
+		{"filter compares case exactly", "filter", `profile.email eq "bob.builder@example.com"`, []string{}},
+		{"search ignores case", "search", `profile.email eq "bob.builder@example.com" or profile.login eq "ALICE@example.com"`,
+			[]string{"alice@example.com", "bob"}},
+		{"and is not spoken", "filter", `profile.login eq "bob" and status eq "ACTIVE"`, nil},
+		{"a dangling or", "filter", `profile.login eq "bob" or`, nil},
+		{"no space before or", "filter", `profile.login eq "bob"or profile.login eq "x"`, nil},
+		{"an unknown attribute", "search", `profile.title eq "CEO"`, nil},
+	}
+	longest := 0
+	for _, tt := range tests {
+		uri := "/api/v1/users?" + url.Values{tt.param: {tt.expr}}.Encode()
+		longest = max(longest, len(uri))
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+uri, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "SSWS "+token)
+			resp, err := edge.Client(srv.Roots()).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if tt.want == nil {
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("answered %d, want 400", resp.StatusCode)
+				}
+				return
+			}
+			var users []struct {
+				Profile struct{ Login string } `json:"profile"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&users); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("answered %d: %v", resp.StatusCode, err)
+			}
+			got := []string{}
+			for _, u := range users {
+				got = append(got, u.Profile.Login)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("matched %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if got := srv.LongestURL(); got != longest {
+		t.Errorf("longest URL %d bytes, want %d, the longest request's", got, longest)
 	}
 }
