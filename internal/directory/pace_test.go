@@ -122,6 +122,11 @@ func TestEveryOktaCallIsPaced(t *testing.T) {
 		{name: "an email that is nobody's login: lookup, filter, search",
 			run: find("nobody@example.com"), wantDone: []string{"not_found", "ok", "ok"}, wantCalls: 3,
 			wantErr: "no such user"},
+		{name: "finding many: a filter per pass, each paced",
+			run: func(d *directory.Directory, _ oktafake.User) error {
+				_, _, err := d.FindMany(context.Background(), []string{"alice@example.com", "nobody@example.com"})
+				return err
+			}, wantDone: []string{"ok", "ok", "ok"}, wantCalls: 3},
 		{name: "every page of groups", run: func(d *directory.Directory, u oktafake.User) error {
 			_, err := d.Groups(context.Background(), u.ID)
 			return err
