@@ -89,9 +89,7 @@ func TestLookup(t *testing.T) {
 		target    reset.Target
 		noAccount bool
 	}{
-		{name: "by id", target: alice},
 		{name: "by login", target: reset.Target{Login: alice.Login}},
-		{name: "unknown id", target: reset.Target{OktaID: "00unobody0000000000", Email: "nobody@example.com"}, noAccount: true},
 		{name: "unknown login", target: reset.Target{Login: "nobody@example.com"}, noAccount: true},
 		{name: "login with a slash stays one path segment", target: reset.Target{Login: "alice@example.com/groups"}, noAccount: true},
 	}
@@ -112,6 +110,19 @@ func TestLookup(t *testing.T) {
 			t.Errorf("malformed requests reached Okta: %v", u)
 		}
 	})
+}
+
+// TestLookupOfAPersonTheDirectoryFoundCostsNothing: a target with an Okta id was found by the
+// directory, so the plan's Okta line costs no request of Okta's rate limit.
+func TestLookupOfAPersonTheDirectoryFoundCostsNothing(t *testing.T) {
+	t.Parallel()
+	srv, p, alice := setup(t, "ssws")
+	if err := p.Lookup(t.Context(), alice); err != nil {
+		t.Fatalf("Lookup = %v, want the account found", err)
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("%d requests reached Okta, want none", n)
+	}
 }
 
 func TestRevokeWithoutAccountIsNotFound(t *testing.T) {
