@@ -3,8 +3,10 @@
 // a 429 pauses that provider's whole queue for as long as it asked and lowers the rate, and a
 // run of successes raises it again towards the configured rate. A provider that announces its
 // window (Okta's X-Rate-Limit-Remaining and X-Rate-Limit-Reset) is also kept within it before
-// any 429, which matters because other clients of the same org spend the same limit. A limit
-// hit is then a short wait, never a failure, and one slow provider never holds the others back.
+// any 429, which matters because other clients of the same org spend the same limit; queues
+// that may spend one window (Okta's reads and sign-outs) follow it together (WithSharedWindow).
+// A limit hit is then a short wait, never a failure, and one slow provider never holds the
+// others back.
 package pace
 
 import (
@@ -35,8 +37,10 @@ type Config struct {
 	Pause time.Duration
 	// Reserve is the most requests of an announced window left to the provider's other
 	// clients (other integrations share an Okta org's limit); 0 means 2. A window whose limit
-	// is known keeps back a hundredth of it, at least one request and at most Reserve, so a
-	// small window is not mostly reserve.
+	// is known keeps back a hundredth of it, rounded down, and at most Reserve: a window of
+	// 600 keeps 2, one of 100 to 199 keeps 1, and one under 100 keeps none, since a whole
+	// request there would be more than its hundredth (one of a window of 20 is a twentieth,
+	// 5 % of the pace).
 	Reserve int
 }
 
@@ -95,8 +99,13 @@ type Limiter struct {
 	per   map[string]Config
 	clock Clock
 
+	// shared names, for each provider following a window together with others, the family
+	// (its first provider's name) whose budget they spend; see WithSharedWindow.
+	shared map[string]string
+
 	mu        sync.Mutex
 	providers map[string]*bucket
+	budgets   map[string]*budget // by family, or by provider for one that shares nothing
 }
 
 var _ reset.Limiter = (*Limiter)(nil)
@@ -109,12 +118,38 @@ func WithProvider(name string, c Config) Option {
 	return func(l *Limiter) { l.per[name] = c.withDefaults() }
 }
 
+// WithSharedWindow makes the providers named, queues of one system, follow what that system
+// announces of its rate-limit windows together: one window between them, which a request of any
+// of them spends and an answer to any of them updates (the tighter report wins, as for one
+// queue), with the requests of all of them in flight taken off what an answer says is left.
+// Each queue keeps its own rate and bound on requests in flight.
+//
+// It is for a system whose queues may or may not be counted in one bucket by the system: Okta
+// counts its endpoints in buckets of its own, but which endpoints share one is the org's
+// business, and its limits are shared with every other integration of the org. Queues that
+// each followed their own window would, when the system counts them together, each think they
+// had the whole window, and spend it twice. Following one window, they never overspend it
+// either way; when the buckets are in fact separate the cost is that each queue's requests
+// are also taken off the other's window, which is small when one queue carries few requests
+// (a batch's reads are one per page of people).
+func WithSharedWindow(providers ...string) Option {
+	return func(l *Limiter) {
+		if len(providers) == 0 {
+			return
+		}
+		for _, p := range providers {
+			l.shared[p] = providers[0]
+		}
+	}
+}
+
 // WithClock replaces the wall clock; tests use it to run without real waits.
 func WithClock(c Clock) Option { return func(l *Limiter) { l.clock = c } }
 
 // New paces every provider at def unless an option names its own pace.
 func New(def Config, opts ...Option) *Limiter {
-	l := &Limiter{def: def.withDefaults(), per: map[string]Config{}, clock: realClock{}, providers: map[string]*bucket{}}
+	l := &Limiter{def: def.withDefaults(), per: map[string]Config{}, shared: map[string]string{}, clock: realClock{},
+		providers: map[string]*bucket{}, budgets: map[string]*budget{}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -130,10 +165,18 @@ type bucket struct {
 	last      time.Time
 	pausedTo  time.Time
 	successes int
-	window    window
-	slots     chan struct{}
-	// inflight counts requests let through whose slot has not gone back (see Admit); slots
-	// also holds those still waiting for a token, which the provider has not counted.
+	// budget is the announced window this queue spends, its own or one it shares.
+	budget *budget
+	slots  chan struct{}
+}
+
+// budget is what a provider announced of its window, spent by one queue or by several
+// (WithSharedWindow). Its fields are guarded by Limiter.mu.
+type budget struct {
+	window window
+	// inflight counts the requests of its queues let through whose slot has not gone back
+	// (see Admit); a queue's slots also hold those still waiting for a token, which the
+	// provider has not counted.
 	inflight int
 }
 
@@ -146,7 +189,7 @@ type window struct {
 }
 
 // expire forgets a window that has ended: the provider's count has started again.
-func (b *bucket) expire(now time.Time) {
+func (b *budget) expire(now time.Time) {
 	if !b.window.end.IsZero() && !now.Before(b.window.end) {
 		b.window = window{}
 	}
@@ -154,11 +197,14 @@ func (b *bucket) expire(now time.Time) {
 
 // pace is the rate requests may start at now: the bucket's own rate, or less when an announced
 // window would otherwise run dry before it ends. It reports whether the window is what limits.
+// Queues sharing a window each spread what is left of it: together they may start faster than
+// the spread, never more than is left, since every start is taken off it.
 func (b *bucket) pace(now time.Time) (float64, bool) {
-	if b.window.end.IsZero() {
+	w := b.budget.window
+	if w.end.IsZero() {
 		return b.rate, false
 	}
-	spread := b.window.left / b.window.end.Sub(now).Seconds()
+	spread := w.left / w.end.Sub(now).Seconds()
 	if spread < b.rate {
 		return spread, true
 	}
@@ -174,8 +220,17 @@ func (l *Limiter) bucket(provider string) *bucket {
 		if !ok {
 			cfg = l.def
 		}
+		family, ok := l.shared[provider]
+		if !ok {
+			family = provider
+		}
+		bud, ok := l.budgets[family]
+		if !ok {
+			bud = &budget{}
+			l.budgets[family] = bud
+		}
 		b = &bucket{cfg: cfg, rate: cfg.Rate, tokens: float64(cfg.Burst), last: l.clock.Now(),
-			slots: make(chan struct{}, cfg.Concurrency)}
+			budget: bud, slots: make(chan struct{}, cfg.Concurrency)}
 		l.providers[provider] = b
 	}
 	return b
@@ -252,7 +307,7 @@ func (l *Limiter) acquire(ctx context.Context, b *bucket) error {
 // is taken in (report) before, so a request waiting for the slot sees the pause a 429 starts.
 func (l *Limiter) free(b *bucket) {
 	l.mu.Lock()
-	b.inflight = max(b.inflight-1, 0)
+	b.budget.inflight = max(b.budget.inflight-1, 0)
 	l.mu.Unlock()
 	<-b.slots
 }
@@ -266,9 +321,10 @@ func (l *Limiter) take(b *bucket) time.Duration {
 	if now.Before(b.pausedTo) {
 		return b.pausedTo.Sub(now)
 	}
-	b.expire(now)
-	if !b.window.end.IsZero() && b.window.left < 1 {
-		return b.window.end.Sub(now)
+	w := &b.budget.window
+	b.budget.expire(now)
+	if !w.end.IsZero() && w.left < 1 {
+		return w.end.Sub(now)
 	}
 	rate, spread := b.pace(now)
 	burst := float64(b.cfg.Burst)
@@ -284,15 +340,15 @@ func (l *Limiter) take(b *bucket) time.Duration {
 	b.last = now
 	if b.tokens >= 1-1e-9 { // a token computed from a rounded wait may fall short by a hair
 		b.tokens = max(b.tokens-1, 0)
-		if !b.window.end.IsZero() {
-			b.window.left--
+		if !w.end.IsZero() {
+			w.left--
 		}
-		b.inflight++
+		b.budget.inflight++
 		return 0
 	}
 	d := time.Duration(math.Ceil((1 - b.tokens) / rate * float64(time.Second)))
-	if !b.window.end.IsZero() {
-		d = min(d, b.window.end.Sub(now)) // when the window ends the configured pace is back
+	if !w.end.IsZero() {
+		d = min(d, w.end.Sub(now)) // when the window ends the configured pace is back
 	}
 	return d
 }
@@ -307,8 +363,10 @@ func (l *Limiter) take(b *bucket) time.Duration {
 // Requests in flight other than the one answered may not have been counted yet, so they are
 // taken off too. Answers arrive out of order, so of two reports on the same window the lower
 // count wins; a provider counting several windows at once (Okta keeps one per endpoint) is
-// held to the tighter one. A window that has already ended says nothing and is ignored. It is
-// cheap and never blocks: transports call it on every answer.
+// held to the tighter one. Queues sharing a window (WithSharedWindow) are one provider here:
+// an answer to either updates the one window, and the requests of both in flight come off it.
+// A window that has already ended says nothing and is ignored. It is cheap and never blocks:
+// transports call it on every answer.
 // limit is the window's size (X-Rate-Limit-Limit), 0 when not known.
 func (l *Limiter) ObserveWindow(provider string, limit, remaining int, resetAt time.Time) {
 	b := l.bucket(provider)
@@ -318,23 +376,24 @@ func (l *Limiter) ObserveWindow(provider string, limit, remaining int, resetAt t
 	if !resetAt.After(now) {
 		return
 	}
-	b.expire(now)
+	bud := b.budget
+	bud.expire(now)
 	// The answer's own request is done or about to be; the others in flight may not have been
 	// counted in the remaining it gives yet.
-	others := max(b.inflight-1, 0)
+	others := max(bud.inflight-1, 0)
 	reserve := b.cfg.Reserve
 	if limit > 0 {
-		reserve = min(reserve, max(1, (limit+99)/100))
+		reserve = min(reserve, limit/100)
 	}
 	left := float64(max(remaining-reserve-others, 0))
-	switch {
-	case b.window.end.IsZero():
-	case b.window.end.Equal(resetAt):
-		left = min(left, b.window.left)
-	case b.window.left/b.window.end.Sub(now).Seconds() <= left/resetAt.Sub(now).Seconds():
+	switch w := bud.window; {
+	case w.end.IsZero():
+	case w.end.Equal(resetAt):
+		left = min(left, w.left)
+	case w.left/w.end.Sub(now).Seconds() <= left/resetAt.Sub(now).Seconds():
 		return // the window already known allows less
 	}
-	b.window = window{left: left, end: resetAt}
+	bud.window = window{left: left, end: resetAt}
 }
 
 // report takes in how a request ended, as Done describes.
@@ -375,7 +434,7 @@ func (l *Limiter) Rate(provider string) float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
-	b.expire(now)
+	b.budget.expire(now)
 	rate, _ := b.pace(now)
 	return rate
 }

@@ -3,6 +3,7 @@ package pace_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -411,4 +412,103 @@ func TestALateAnswerStillCounts(t *testing.T) {
 	if got := c.total(); got != time.Minute {
 		t.Errorf("the next request waited %v, want the minute the late 429 asked for", got)
 	}
+}
+
+// TestTheReserveIsAHundredthOfTheWindow: what an announced window keeps back for the org's
+// other clients is a hundredth of its limit, rounded down, at most Config.Reserve (2).
+func TestTheReserveIsAHundredthOfTheWindow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		limit, remaining int
+		resetIn          time.Duration
+		want             float64 // requests a second: what is left over the window
+	}{
+		{"a window of 20 keeps none", 20, 20, 10 * time.Second, 2},
+		{"a window of 99 keeps none", 99, 99, 10 * time.Second, 9.9},
+		{"a window of 100 keeps one", 100, 100, 10 * time.Second, 9.9},
+		{"a window of 600 keeps two, not six", 600, 600, 100 * time.Second, 5.98},
+		{"a window of unknown size keeps Reserve", 0, 100, 10 * time.Second, 9.8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			l := pace.New(pace.Config{Rate: 1000}, pace.WithClock(c))
+			l.ObserveWindow("okta", tt.limit, tt.remaining, c.Now().Add(tt.resetIn))
+			if got := l.Rate("okta"); got < tt.want-0.001 || got > tt.want+0.001 {
+				t.Errorf("rate %.3f/s, want %.3f/s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestQueuesSharingAWindowSpendItOnce: Okta's reads and sign-outs, paced in two queues, may be
+// counted in one bucket. Following one window, they start no more between them than it has
+// left, whichever queue heard of it; queues that share nothing each follow their own.
+func TestQueuesSharingAWindowSpendItOnce(t *testing.T) {
+	t.Parallel()
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			var opts []pace.Option
+			if shared {
+				opts = append(opts, pace.WithSharedWindow("okta", "okta-directory"))
+			}
+			l := pace.New(pace.Config{Rate: 1000, Burst: 1, Concurrency: 10}, append(opts, pace.WithClock(c))...)
+			ctx := context.Background()
+			resetAt := c.Now().Add(time.Second)
+			l.ObserveWindow("okta", 20, 12, resetAt)
+			l.ObserveWindow("okta-directory", 20, 10, resetAt) // the same window, heard later: 10 left
+			wantRates := map[string]float64{"okta": 12, "okta-directory": 10}
+			queues := []string{"okta"} // on its own window, the sign-outs' queue is alone to spend it
+			want := 12
+			if shared {
+				wantRates["okta"], queues, want = 10, []string{"okta", "okta-directory"}, 10
+			}
+			for queue, rate := range wantRates {
+				if got := l.Rate(queue); got < rate-0.001 || got > rate+0.001 {
+					t.Errorf("%s's rate %.2f/s, want %.0f/s", queue, got, rate)
+				}
+			}
+			started := 0
+			for i := 0; c.Now().Before(resetAt); i++ {
+				queue := queues[i%len(queues)]
+				if err := l.Wait(ctx, queue); err != nil {
+					t.Fatal(err)
+				}
+				if c.Now().Before(resetAt) {
+					started++
+				}
+				l.Done(queue, nil)
+			}
+			// Spread over the window, the last may fall on the reset itself.
+			if started > want || started < want-1 {
+				t.Errorf("%d requests started before the reset, want %d (or one less)", started, want)
+			}
+		})
+	}
+	// What both queues have in flight comes off what an answer to either says is left.
+	c := newClock()
+	l := pace.New(pace.Config{Rate: 1000, Burst: 10, Concurrency: 10}, pace.WithClock(c), pace.WithSharedWindow("okta", "okta-directory"))
+	for _, queue := range []string{"okta", "okta-directory", "okta-directory"} {
+		if err := l.Wait(context.Background(), queue); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 23 left until 5 s from now: the reserve (1 of a window of 100) and the two others in
+	// flight come off, so 20 over 5 s, for both queues.
+	l.ObserveWindow("okta", 100, 23, c.Now().Add(5*time.Second))
+	for _, queue := range []string{"okta", "okta-directory"} {
+		if got := l.Rate(queue); got < 3.99 || got > 4.01 {
+			t.Errorf("%s's rate %.2f/s, want 4/s", queue, got)
+		}
+	}
+	if got := l.Rate("zoom"); got != 1000 {
+		t.Errorf("zoom's rate %.2f/s, want its own 1000/s", got)
+	}
+	l.Done("okta", nil)
+	l.Done("okta-directory", nil)
+	l.Done("okta-directory", nil)
 }
