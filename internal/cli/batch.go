@@ -165,8 +165,13 @@ func (a *invocation) resetFile(ctx context.Context, w *app.Wiring, sel reset.Sel
 	for i, who := range people {
 		named[i] = reset.Target{Login: who}
 	}
+	// Everyone is found in Okta with one filter per page of names, in the background: each
+	// person's job waits only for their own page, so the first are signed out while later
+	// pages are read, and nobody costs a lookup of their own. The jobs still name people as
+	// the file does, so the lines, the counts and the audit log read as typed.
+	find := w.Directory.FindAhead(ctx, people)
 	req := reset.Request{Target: reset.Target{DisplayName: fmt.Sprintf("%d people from %s", len(people), path)}, Targets: named, Reason: reason}
-	run := a.startRun(ctx, w.Config, ex, w.Directory.Find, req, sel, workers, log)
+	run := a.startRun(ctx, w.Config, ex, find, req, sel, workers, log)
 	t := reset.NewTally(ex.Names())
 	fmt.Fprintf(a.stdout, "Signing out %d people (%d at a time, %s):\n", len(people), workers, w.PaceLine())
 	out := &terminalBatch{a: a, tally: t, total: len(people)}

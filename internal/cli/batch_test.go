@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,24 @@ func TestResetFileSignsOutEveryone(t *testing.T) {
 		t.Errorf("missing result line:\n%s", r)
 	}
 	assertNoSecrets(t, w, r)
+}
+
+// TestResetFileSpendsOktaOncePerPerson: everyone in the file is found with one filter for the
+// page, not a lookup each, and the plan-free run signs each out with one request.
+func TestResetFileSpendsOktaOncePerPerson(t *testing.T) {
+	t.Parallel()
+	w := cliWorld(t)
+	path := writePeople(t, w.Alice.Email, w.Bob.Email, w.Oscar.Email)
+	if r := runCLI(t, w, "reset", "--file", path); r.code != exitOK {
+		t.Fatalf("want exit 0:\n%s", r)
+	}
+	got := map[string]int{}
+	for _, op := range []string{"lookup", "search", "groups", "members", "revoke"} {
+		got[op] = w.Okta.Count(op)
+	}
+	if want := map[string]int{"lookup": 0, "search": 1, "groups": 0, "members": 0, "revoke": 3}; !maps.Equal(got, want) {
+		t.Errorf("okta requests %v, want %v", got, want)
+	}
 }
 
 func TestResetFileWaitsOutRateLimits(t *testing.T) {
