@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/resetbot/resetbot/internal/directory"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
 )
@@ -79,17 +81,35 @@ func (b *Bot) requestBatch(ctx context.Context, cmd slack.SlashCommand, parsed c
 	b.postCard(ctx, req, reply)
 }
 
-// resolveAll finds everyone named, groups expanded, without repeats. missing lists the names
-// Okta does not know; err is set when Okta could not be asked at all.
+// resolveAll finds everyone named, groups expanded, without repeats. Plain names (addresses,
+// logins, Okta ids) are found together, one Okta request per page of names (FindMany);
+// mentions go through Slack first and groups are listed, a few at a time. missing lists the
+// names Okta does not know, or knows as several people; err is set when Okta could not be
+// asked at all.
 func (b *Bot) resolveAll(ctx context.Context, people []who) (targets []reset.Target, missing []string, err error) {
 	found := make([][]reset.Target, len(people))
 	errs := make([]error, len(people))
+	var plain []string
+	for _, w := range people {
+		if w.group == "" && w.slackUser == "" {
+			plain = append(plain, w.display())
+		}
+	}
+	var (
+		named   map[string]reset.Target
+		unnamed map[string]error
+		manyErr error
+	)
 	var wg sync.WaitGroup
+	if len(plain) > 0 {
+		wg.Go(func() { named, unnamed, manyErr = b.cfg.Directory.FindMany(ctx, plain) })
+	}
 	slots := make(chan struct{}, 8)
 	for i, w := range people {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		if w.group == "" && w.slackUser == "" {
+			continue
+		}
+		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			if w.group != "" {
@@ -98,15 +118,30 @@ func (b *Bot) resolveAll(ctx context.Context, people []who) (targets []reset.Tar
 			}
 			t, err := b.lookup(ctx, w)
 			found[i], errs[i] = []reset.Target{t}, err
-		}()
+		})
 	}
 	wg.Wait()
+	if manyErr != nil {
+		return nil, nil, manyErr
+	}
+	for i, w := range people {
+		if w.group == "" && w.slackUser == "" {
+			if t, ok := named[w.display()]; ok {
+				found[i] = []reset.Target{t}
+			} else {
+				errs[i] = unnamed[w.display()]
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, w := range people {
 		switch {
 		case errs[i] == nil:
 		case isNotFound(errs[i]):
 			missing = append(missing, w.display())
+			continue
+		case errors.Is(errs[i], directory.ErrAmbiguous):
+			missing = append(missing, w.display()+" (several Okta users have that email: use their login)")
 			continue
 		default:
 			return nil, nil, errs[i]

@@ -37,6 +37,10 @@ type Slack interface {
 type Directory interface {
 	Find(ctx context.Context, who string) (reset.Target, error)
 	FindByEmail(ctx context.Context, email string) (reset.Target, error)
+	// FindMany finds many people at once, each name as Find takes it, with one Okta request
+	// per page of names: found by name as given; missing, by name, why not (an error matching
+	// errNotFound, or directory.ErrAmbiguous); err when Okta could not be asked.
+	FindMany(ctx context.Context, names []string) (found map[string]reset.Target, missing map[string]error, err error)
 	// Groups lists the groups a person is in, by id, with names and types.
 	Groups(ctx context.Context, oktaUserID string) ([]reset.Group, error)
 	// GroupMembers lists everyone in the Okta group with this id or exact name, stopping once

@@ -46,8 +46,8 @@ func (s timedSlack) GetUserInfoContext(ctx context.Context, user string, options
 	return s.Slack.GetUserInfoContext(ctx, user, options...)
 }
 
-// timedDirectory bounds every Okta call by d; listing a group's members, page after page, by
-// three times that.
+// timedDirectory bounds every Okta call by d; listing a group's members or finding many
+// people, page after page, by three times that.
 type timedDirectory struct {
 	Directory
 	d time.Duration
@@ -63,6 +63,13 @@ func (t timedDirectory) FindByEmail(ctx context.Context, email string) (reset.Ta
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()
 	return t.Directory.FindByEmail(ctx, email)
+}
+
+// FindMany is bounded like listing a group's members: it may take a page after another.
+func (t timedDirectory) FindMany(ctx context.Context, names []string) (map[string]reset.Target, map[string]error, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*t.d)
+	defer cancel()
+	return t.Directory.FindMany(ctx, names)
 }
 
 func (t timedDirectory) Groups(ctx context.Context, oktaUserID string) ([]reset.Group, error) {

@@ -211,21 +211,56 @@ func (f *fakeSlack) sentWhere(keep func(sent) bool) []sent {
 	return got
 }
 
-// fakeDirectory is Okta as the bot asks it; down, when set, is every answer.
+// fakeDirectory is Okta as the bot asks it; down, when set, is every answer. asked records
+// every name looked up on its own (Find, FindByEmail), many every list given to FindMany.
 type fakeDirectory struct {
 	mu     sync.Mutex
 	people []person
 	down   error
+	asked  []string
+	many   [][]string
 }
 
 func (d *fakeDirectory) Find(_ context.Context, who string) (reset.Target, error) {
-	return d.first(func(t reset.Target) bool {
+	d.ask(who)
+	return d.first(finds(who), who)
+}
+
+// finds is how Find matches a person: Okta id, login or email.
+func finds(who string) func(reset.Target) bool {
+	return func(t reset.Target) bool {
 		return t.OktaID == who || strings.EqualFold(t.Login, who) || strings.EqualFold(t.Email, who)
-	}, who)
+	}
 }
 
 func (d *fakeDirectory) FindByEmail(_ context.Context, email string) (reset.Target, error) {
+	d.ask(email)
 	return d.first(func(t reset.Target) bool { return strings.EqualFold(t.Email, email) }, email)
+}
+
+func (d *fakeDirectory) FindMany(_ context.Context, names []string) (map[string]reset.Target, map[string]error, error) {
+	d.mu.Lock()
+	d.many = append(d.many, slices.Clone(names))
+	d.mu.Unlock()
+	found, missing := map[string]reset.Target{}, map[string]error{}
+	for _, n := range names {
+		t, err := d.first(finds(n), n)
+		switch {
+		case err == nil:
+			found[n] = t
+		case errors.Is(err, errNotFound):
+			missing[n] = err
+		default:
+			return nil, nil, err
+		}
+	}
+	return found, missing, nil
+}
+
+func (d *fakeDirectory) ask(who string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.asked = append(d.asked, who)
 }
 
 func (d *fakeDirectory) first(match func(reset.Target) bool, who string) (reset.Target, error) {

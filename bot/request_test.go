@@ -3,6 +3,7 @@ package bot
 import (
 	"cmp"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,6 +168,13 @@ func TestBatchCoversEveryoneNamedOnce(t *testing.T) {
 	if e := h.events(id); len(e) != 1 || e[0].Detail != "named: group:Finance, alice@example.com" {
 		t.Errorf("audit = %+v; want the request naming what was typed, repeats once", e)
 	}
+
+	// The group is listed; the address named beside it is found in one list, not on its own.
+	h.dir.mu.Lock()
+	if len(h.dir.many) != 1 || !slices.Equal(h.dir.many[0], []string{"alice@example.com"}) || slices.Contains(h.dir.asked, "alice@example.com") {
+		t.Errorf("FindMany got %q, and names were looked up one by one: %q; want alice@example.com in one list", h.dir.many, h.dir.asked)
+	}
+	h.dir.mu.Unlock()
 
 	h.click("U0SAM", actionApprove, card)
 	h.signedOutOnce("alice@example.com", "bob@example.com")

@@ -661,6 +661,10 @@ func (panickingDirectory) FindByEmail(_ context.Context, email string) (reset.Ta
 	return reset.Target{}, outOfRange(email)
 }
 
+func (panickingDirectory) FindMany(_ context.Context, names []string) (map[string]reset.Target, map[string]error, error) {
+	return nil, nil, outOfRange(strings.Join(names, ","))
+}
+
 func (panickingDirectory) Groups(_ context.Context, id string) ([]reset.Group, error) {
 	return nil, outOfRange(id)
 }
