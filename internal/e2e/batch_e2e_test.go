@@ -122,8 +122,12 @@ func TestE2EBatchOfAGroupAndPeople(t *testing.T) {
 func TestE2EBatchWithAnUnknownNameChangesNothing(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, nil)
+	for _, login := range []string{"pat.one", "pat.two"} {
+		e.w.Okta.AddUser(oktafake.User{Login: login, Email: "pat@example.com"})
+	}
 	for _, tc := range []struct{ text, want string }{
 		{"alice@example.com, mallory@example.com, bob@example.com phished", "could not find 1 of the 3 names in Okta: mallory@example.com"},
+		{"alice@example.com, pat@example.com phished", "pat@example.com (several Okta users have that email: use their login)"},
 		{"group:Nonexistent alice@example.com", "group:Nonexistent"},
 	} {
 		e.mustAck(e.st.Command(e.w.Rita, tc.text))
