@@ -165,8 +165,8 @@ func NewLimiter(p config.Pace) *pace.Limiter {
 	for name, rate := range p.Rates {
 		opts = append(opts, pace.WithProvider(name, paceOf(rate)))
 	}
-	// Okta's reads have their own queue, at the rate configured for Okta, and follow one
-	// announced window with its sign-outs: an org may count both in one bucket.
+	// Okta's reads have their own queue, at the rate configured for Okta, and follow Okta's
+	// windows together with its sign-outs: an org may count both in one bucket.
 	opts = append(opts, pace.WithProvider(directory.Provider, paceOf(p.Rates["okta"])),
 		pace.WithSharedWindow("okta", directory.Provider))
 	return pace.New(paceOf(p.Rates["okta"]), opts...)

@@ -12,6 +12,7 @@ package pace
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,13 +100,14 @@ type Limiter struct {
 	per   map[string]Config
 	clock Clock
 
-	// shared names, for each provider following a window together with others, the family
-	// (its first provider's name) whose budget they spend; see WithSharedWindow.
+	// shared names, for each provider following windows together with others, its family
+	// (the first provider's name); see WithSharedWindow. Any other provider is its own family.
 	shared map[string]string
 
 	mu        sync.Mutex
 	providers map[string]*bucket
-	budgets   map[string]*budget // by family, or by provider for one that shares nothing
+	// budgets are the windows each family has heard of, one per size announced.
+	budgets map[string][]*budget
 }
 
 var _ reset.Limiter = (*Limiter)(nil)
@@ -119,19 +121,22 @@ func WithProvider(name string, c Config) Option {
 }
 
 // WithSharedWindow makes the providers named, queues of one system, follow what that system
-// announces of its rate-limit windows together: one window between them, which a request of any
-// of them spends and an answer to any of them updates (the tighter report wins, as for one
-// queue), with the requests of all of them in flight taken off what an answer says is left.
-// Each queue keeps its own rate and bound on requests in flight.
+// announces of its rate-limit windows together. It is for a system that counts requests in
+// buckets of its own choosing: Okta counts its endpoints in separate buckets, but which
+// endpoints share one is up to the org, and its limits are shared with every other
+// integration of the org. Two queues that each followed the window their own answers announce
+// would, when the system counts both in one bucket, each think they had the whole window and
+// spend it twice.
 //
-// It is for a system whose queues may or may not be counted in one bucket by the system: Okta
-// counts its endpoints in buckets of its own, but which endpoints share one is the org's
-// business, and its limits are shared with every other integration of the org. Queues that
-// each followed their own window would, when the system counts them together, each think they
-// had the whole window, and spend it twice. Following one window, they never overspend it
-// either way; when the buckets are in fact separate the cost is that each queue's requests
-// are also taken off the other's window, which is small when one queue carries few requests
-// (a batch's reads are one per page of people).
+// So the family tells its windows apart by their size (X-Rate-Limit-Limit): answers announcing
+// the same size may come from one bucket, and are followed as one window, which a request of
+// any queue that heard of it spends and an answer to any of them updates (the lower report
+// wins, as for one queue); answers announcing different sizes certainly come from different
+// buckets and are followed apart, so separate buckets keep their whole windows. A queue that
+// has not heard of any window yet spends every window of its family, and every request of the
+// family in flight is taken off what an answer says is left: until its answers say where it is
+// counted, a queue is taken to be counted everywhere. Each queue keeps its own rate and bound
+// on requests in flight.
 func WithSharedWindow(providers ...string) Option {
 	return func(l *Limiter) {
 		if len(providers) == 0 {
@@ -149,7 +154,7 @@ func WithClock(c Clock) Option { return func(l *Limiter) { l.clock = c } }
 // New paces every provider at def unless an option names its own pace.
 func New(def Config, opts ...Option) *Limiter {
 	l := &Limiter{def: def.withDefaults(), per: map[string]Config{}, shared: map[string]string{}, clock: realClock{},
-		providers: map[string]*bucket{}, budgets: map[string]*budget{}}
+		providers: map[string]*bucket{}, budgets: map[string][]*budget{}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -165,19 +170,21 @@ type bucket struct {
 	last      time.Time
 	pausedTo  time.Time
 	successes int
-	// budget is the announced window this queue spends, its own or one it shares.
-	budget *budget
-	slots  chan struct{}
+	family    string
+	// budgets are the announced windows this queue spends: one per window size its answers
+	// announced, shared with the queues of its family that heard of the same size.
+	budgets []*budget
+	slots   chan struct{}
+	// inflight counts requests let through whose slot has not gone back (see Admit); slots
+	// also holds those still waiting for a token, which the provider has not counted.
+	inflight int
 }
 
-// budget is what a provider announced of its window, spent by one queue or by several
-// (WithSharedWindow). Its fields are guarded by Limiter.mu.
+// budget is one announced window of a family's: its size, and what is left of it. Its fields
+// are guarded by Limiter.mu.
 type budget struct {
+	limit  int // X-Rate-Limit-Limit; 0 when not announced
 	window window
-	// inflight counts the requests of its queues let through whose slot has not gone back
-	// (see Admit); a queue's slots also hold those still waiting for a token, which the
-	// provider has not counted.
-	inflight int
 }
 
 // window is what the provider last announced of its own rate-limit window: how many more
@@ -195,20 +202,46 @@ func (b *budget) expire(now time.Time) {
 	}
 }
 
+// spends is the windows a request of b is taken off, the ended ones forgotten: those it has
+// heard of, or, for a queue that has heard of none, every window of its family.
+func (l *Limiter) spends(b *bucket, now time.Time) []*budget {
+	buds := b.budgets
+	if len(buds) == 0 {
+		buds = l.budgets[b.family]
+	}
+	for _, bud := range buds {
+		bud.expire(now)
+	}
+	return buds
+}
+
 // pace is the rate requests may start at now: the bucket's own rate, or less when an announced
-// window would otherwise run dry before it ends. It reports whether the window is what limits.
-// Queues sharing a window each spread what is left of it: together they may start faster than
-// the spread, never more than is left, since every start is taken off it.
-func (b *bucket) pace(now time.Time) (float64, bool) {
-	w := b.budget.window
-	if w.end.IsZero() {
-		return b.rate, false
+// window it spends would otherwise run dry before it ends. It reports whether a window is what
+// limits. Queues sharing a window each spread what is left of it: together they may start
+// faster than the spread, never more than is left, since every start is taken off it.
+func (b *bucket) pace(now time.Time, buds []*budget) (float64, bool) {
+	rate, spread := b.rate, false
+	for _, bud := range buds {
+		w := bud.window
+		if w.end.IsZero() {
+			continue
+		}
+		if r := w.left / w.end.Sub(now).Seconds(); r < rate {
+			rate, spread = r, true
+		}
 	}
-	spread := w.left / w.end.Sub(now).Seconds()
-	if spread < b.rate {
-		return spread, true
+	return rate, spread
+}
+
+// inflight is how many requests of b's family are in flight. The caller holds l.mu.
+func (l *Limiter) inflight(family string) int {
+	n := 0
+	for _, q := range l.providers {
+		if q.family == family {
+			n += q.inflight
+		}
 	}
-	return b.rate, false
+	return n
 }
 
 func (l *Limiter) bucket(provider string) *bucket {
@@ -224,13 +257,8 @@ func (l *Limiter) bucket(provider string) *bucket {
 		if !ok {
 			family = provider
 		}
-		bud, ok := l.budgets[family]
-		if !ok {
-			bud = &budget{}
-			l.budgets[family] = bud
-		}
 		b = &bucket{cfg: cfg, rate: cfg.Rate, tokens: float64(cfg.Burst), last: l.clock.Now(),
-			budget: bud, slots: make(chan struct{}, cfg.Concurrency)}
+			family: family, slots: make(chan struct{}, cfg.Concurrency)}
 		l.providers[provider] = b
 	}
 	return b
@@ -307,7 +335,7 @@ func (l *Limiter) acquire(ctx context.Context, b *bucket) error {
 // is taken in (report) before, so a request waiting for the slot sees the pause a 429 starts.
 func (l *Limiter) free(b *bucket) {
 	l.mu.Lock()
-	b.budget.inflight = max(b.budget.inflight-1, 0)
+	b.inflight = max(b.inflight-1, 0)
 	l.mu.Unlock()
 	<-b.slots
 }
@@ -321,12 +349,13 @@ func (l *Limiter) take(b *bucket) time.Duration {
 	if now.Before(b.pausedTo) {
 		return b.pausedTo.Sub(now)
 	}
-	w := &b.budget.window
-	b.budget.expire(now)
-	if !w.end.IsZero() && w.left < 1 {
-		return w.end.Sub(now)
+	buds := l.spends(b, now)
+	for _, bud := range buds {
+		if !bud.window.end.IsZero() && bud.window.left < 1 {
+			return bud.window.end.Sub(now)
+		}
 	}
-	rate, spread := b.pace(now)
+	rate, spread := b.pace(now, buds)
 	burst := float64(b.cfg.Burst)
 	if spread {
 		// A burst is what the bucket saved while idle; under a window it is at most a second's
@@ -340,15 +369,19 @@ func (l *Limiter) take(b *bucket) time.Duration {
 	b.last = now
 	if b.tokens >= 1-1e-9 { // a token computed from a rounded wait may fall short by a hair
 		b.tokens = max(b.tokens-1, 0)
-		if !w.end.IsZero() {
-			w.left--
+		for _, bud := range buds {
+			if !bud.window.end.IsZero() {
+				bud.window.left--
+			}
 		}
-		b.budget.inflight++
+		b.inflight++
 		return 0
 	}
 	d := time.Duration(math.Ceil((1 - b.tokens) / rate * float64(time.Second)))
-	if !w.end.IsZero() {
-		d = min(d, w.end.Sub(now)) // when the window ends the configured pace is back
+	for _, bud := range buds {
+		if !bud.window.end.IsZero() {
+			d = min(d, bud.window.end.Sub(now)) // when a window ends the configured pace is back
+		}
 	}
 	return d
 }
@@ -363,10 +396,11 @@ func (l *Limiter) take(b *bucket) time.Duration {
 // Requests in flight other than the one answered may not have been counted yet, so they are
 // taken off too. Answers arrive out of order, so of two reports on the same window the lower
 // count wins; a provider counting several windows at once (Okta keeps one per endpoint) is
-// held to the tighter one. Queues sharing a window (WithSharedWindow) are one provider here:
-// an answer to either updates the one window, and the requests of both in flight come off it.
-// A window that has already ended says nothing and is ignored. It is cheap and never blocks:
-// transports call it on every answer.
+// held to the tighter one, and to every window of a different size it announces. Queues
+// following windows together (WithSharedWindow) are one provider here for windows of the same
+// size, and the requests of all of them in flight come off what is left. A window that has
+// already ended says nothing and is ignored. It is cheap and never blocks: transports call it
+// on every answer.
 // limit is the window's size (X-Rate-Limit-Limit), 0 when not known.
 func (l *Limiter) ObserveWindow(provider string, limit, remaining int, resetAt time.Time) {
 	b := l.bucket(provider)
@@ -376,11 +410,23 @@ func (l *Limiter) ObserveWindow(provider string, limit, remaining int, resetAt t
 	if !resetAt.After(now) {
 		return
 	}
-	bud := b.budget
+	var bud *budget
+	for _, known := range l.budgets[b.family] {
+		if known.limit == limit {
+			bud = known
+		}
+	}
+	if bud == nil {
+		bud = &budget{limit: limit}
+		l.budgets[b.family] = append(l.budgets[b.family], bud)
+	}
+	if !slices.Contains(b.budgets, bud) {
+		b.budgets = append(b.budgets, bud)
+	}
 	bud.expire(now)
 	// The answer's own request is done or about to be; the others in flight may not have been
 	// counted in the remaining it gives yet.
-	others := max(bud.inflight-1, 0)
+	others := max(l.inflight(b.family)-1, 0)
 	reserve := b.cfg.Reserve
 	if limit > 0 {
 		reserve = min(reserve, limit/100)
@@ -434,7 +480,6 @@ func (l *Limiter) Rate(provider string) float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
-	b.budget.expire(now)
-	rate, _ := b.pace(now)
+	rate, _ := b.pace(now, l.spends(b, now))
 	return rate
 }

@@ -3,7 +3,6 @@ package pace_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -444,38 +443,62 @@ func TestTheReserveIsAHundredthOfTheWindow(t *testing.T) {
 }
 
 // TestQueuesSharingAWindowSpendItOnce: Okta's reads and sign-outs, paced in two queues, may be
-// counted in one bucket. Following one window, they start no more between them than it has
-// left, whichever queue heard of it; queues that share nothing each follow their own.
+// counted in one bucket. Following windows together, they start no more between them than a
+// window of one size has left, whichever queue heard of it; windows of different sizes are
+// different buckets, each kept whole; and queues that share nothing each follow their own.
 func TestQueuesSharingAWindowSpendItOnce(t *testing.T) {
 	t.Parallel()
-	for _, shared := range []bool{true, false} {
-		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+	type observe struct {
+		queue            string
+		limit, remaining int
+	}
+	tests := []struct {
+		name      string
+		shared    bool
+		windows   []observe // announced in order, each until one second from now
+		wantRates map[string]float64
+		queues    []string // spending, in turn, until the windows reset
+		want      int      // requests started before then
+	}{
+		{name: "one size is one window between them", shared: true,
+			windows:   []observe{{"okta", 20, 12}, {"okta-directory", 20, 10}},
+			wantRates: map[string]float64{"okta": 10, "okta-directory": 10},
+			queues:    []string{"okta", "okta-directory"}, want: 10},
+		{name: "a queue that heard of no window spends its family's", shared: true,
+			windows:   []observe{{"okta-directory", 20, 10}},
+			wantRates: map[string]float64{"okta": 10, "okta-directory": 10},
+			queues:    []string{"okta", "okta-directory"}, want: 10},
+		{name: "different sizes are different buckets, each kept whole", shared: true,
+			windows:   []observe{{"okta", 20, 12}, {"okta-directory", 40, 30}},
+			wantRates: map[string]float64{"okta": 12, "okta-directory": 30},
+			queues:    []string{"okta"}, want: 12},
+		{name: "queues that share nothing follow their own", shared: false,
+			windows:   []observe{{"okta", 20, 12}, {"okta-directory", 20, 10}},
+			wantRates: map[string]float64{"okta": 12, "okta-directory": 10},
+			queues:    []string{"okta"}, want: 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := newClock()
-			var opts []pace.Option
-			if shared {
+			opts := []pace.Option{pace.WithClock(c)}
+			if tt.shared {
 				opts = append(opts, pace.WithSharedWindow("okta", "okta-directory"))
 			}
-			l := pace.New(pace.Config{Rate: 1000, Burst: 1, Concurrency: 10}, append(opts, pace.WithClock(c))...)
-			ctx := context.Background()
+			l := pace.New(pace.Config{Rate: 1000, Burst: 1, Concurrency: 10}, opts...)
 			resetAt := c.Now().Add(time.Second)
-			l.ObserveWindow("okta", 20, 12, resetAt)
-			l.ObserveWindow("okta-directory", 20, 10, resetAt) // the same window, heard later: 10 left
-			wantRates := map[string]float64{"okta": 12, "okta-directory": 10}
-			queues := []string{"okta"} // on its own window, the sign-outs' queue is alone to spend it
-			want := 12
-			if shared {
-				wantRates["okta"], queues, want = 10, []string{"okta", "okta-directory"}, 10
+			for _, w := range tt.windows {
+				l.ObserveWindow(w.queue, w.limit, w.remaining, resetAt)
 			}
-			for queue, rate := range wantRates {
+			for queue, rate := range tt.wantRates {
 				if got := l.Rate(queue); got < rate-0.001 || got > rate+0.001 {
 					t.Errorf("%s's rate %.2f/s, want %.0f/s", queue, got, rate)
 				}
 			}
 			started := 0
 			for i := 0; c.Now().Before(resetAt); i++ {
-				queue := queues[i%len(queues)]
-				if err := l.Wait(ctx, queue); err != nil {
+				queue := tt.queues[i%len(tt.queues)]
+				if err := l.Wait(context.Background(), queue); err != nil {
 					t.Fatal(err)
 				}
 				if c.Now().Before(resetAt) {
@@ -484,12 +507,17 @@ func TestQueuesSharingAWindowSpendItOnce(t *testing.T) {
 				l.Done(queue, nil)
 			}
 			// Spread over the window, the last may fall on the reset itself.
-			if started > want || started < want-1 {
-				t.Errorf("%d requests started before the reset, want %d (or one less)", started, want)
+			if started > tt.want || started < tt.want-1 {
+				t.Errorf("%d requests started before the reset, want %d (or one less)", started, tt.want)
 			}
 		})
 	}
-	// What both queues have in flight comes off what an answer to either says is left.
+}
+
+// TestAWindowCountsTheFamilysRequestsInFlight: what every queue of the family has in flight
+// comes off what an answer to any of them says is left.
+func TestAWindowCountsTheFamilysRequestsInFlight(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := pace.New(pace.Config{Rate: 1000, Burst: 10, Concurrency: 10}, pace.WithClock(c), pace.WithSharedWindow("okta", "okta-directory"))
 	for _, queue := range []string{"okta", "okta-directory", "okta-directory"} {
