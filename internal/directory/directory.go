@@ -251,7 +251,7 @@ func (d *Directory) listOne(ctx context.Context, email string, expr query.ParamO
 	default:
 		logins := make([]string, 0, len(users))
 		for _, u := range users {
-			logins = append(logins, d.target(u).Login)
+			logins = append(logins, base(u).Login)
 		}
 		return reset.Target{}, fmt.Errorf("%s: %w (%s%s): name the login or Okta id instead", what, ErrAmbiguous,
 			strings.Join(logins, ", "), moreSuffix(resp))
@@ -307,20 +307,29 @@ func (e *notFound) Is(target error) bool { return target == ErrNotFound }
 // target maps an Okta user to the domain's Target, with the names the person goes by in other
 // systems as their profile holds them.
 func (d *Directory) target(u *okta.User) reset.Target {
-	t := reset.Target{OktaID: u.Id, Status: u.Status}
+	t := base(u)
 	if u.Profile == nil {
 		return t
 	}
-	p := *u.Profile
-	t.Login, t.Email, t.SecondEmail = str(p["login"]), str(p["email"]), str(p["secondEmail"])
 	for system, attr := range d.idAttrs {
-		if name := strings.TrimSpace(str(p[attr])); name != "" {
+		if name := strings.TrimSpace(str((*u.Profile)[attr])); name != "" {
 			if t.Names == nil {
 				t.Names = make(map[string]string, len(d.idAttrs))
 			}
 			t.Names[system] = name
 		}
 	}
+	return t
+}
+
+// base maps what every Okta profile has: id, status, login, emails and name.
+func base(u *okta.User) reset.Target {
+	t := reset.Target{OktaID: u.Id, Status: u.Status}
+	if u.Profile == nil {
+		return t
+	}
+	p := *u.Profile
+	t.Login, t.Email, t.SecondEmail = str(p["login"]), str(p["email"]), str(p["secondEmail"])
 	t.DisplayName = strings.TrimSpace(str(p["firstName"]) + " " + str(p["lastName"]))
 	if t.DisplayName == "" {
 		t.DisplayName = str(p["displayName"])

@@ -213,7 +213,7 @@ func (d *Directory) exactPass(ctx context.Context, what string, keys []string, a
 		}
 		for _, k := range page.keys {
 			if u := first(users, k, by); u != nil {
-				tell(k, target(u), nil)
+				tell(k, d.target(u), nil)
 			} else {
 				left = append(left, k)
 			}
@@ -236,7 +236,7 @@ func (d *Directory) emailPass(ctx context.Context, keys []string, tell func(stri
 			case 0:
 				left = append(left, k)
 			case 1:
-				tell(k, target(m[0]), nil)
+				tell(k, d.target(m[0]), nil)
 			default:
 				tell(k, reset.Target{}, ambiguous(k, m))
 			}
@@ -303,7 +303,7 @@ func (d *Directory) casePass(ctx context.Context, keys []string, tell func(strin
 			continue
 		}
 		if u := current[id]; u != nil && (byLogin(u, k) || byEmail(u, k)) {
-			tell(k, target(u), nil)
+			tell(k, d.target(u), nil)
 		} else {
 			left = append(left, k)
 		}
@@ -362,8 +362,8 @@ func (d *Directory) listUsers(ctx context.Context, what string, p page, as func(
 	return users, err
 }
 
-func byLogin(u *okta.User, key string) bool { return strings.EqualFold(target(u).Login, key) }
-func byEmail(u *okta.User, key string) bool { return strings.EqualFold(target(u).Email, key) }
+func byLogin(u *okta.User, key string) bool { return strings.EqualFold(base(u).Login, key) }
+func byEmail(u *okta.User, key string) bool { return strings.EqualFold(base(u).Email, key) }
 
 // first is the first of users answering to key.
 func first(users []*okta.User, key string, by func(*okta.User, string) bool) *okta.User {
@@ -390,7 +390,7 @@ func matching(users []*okta.User, key string, by func(*okta.User, string) bool) 
 func ambiguous(key string, users []*okta.User) error {
 	logins := make([]string, 0, len(users))
 	for _, u := range users {
-		logins = append(logins, target(u).Login)
+		logins = append(logins, base(u).Login)
 	}
 	return fmt.Errorf("find okta user with email %s: %w (%s): name the login or Okta id instead", quote(key), ErrAmbiguous, strings.Join(logins, ", "))
 }
