@@ -37,7 +37,7 @@ type env struct {
 	users map[string]oktafake.User // by login
 }
 
-func setup(t *testing.T, serviceApp bool) env {
+func setup(t *testing.T, serviceApp bool, opts ...directory.Option) env {
 	t.Helper()
 	srv := oktafake.Start()
 	t.Cleanup(srv.Close)
@@ -55,7 +55,7 @@ func setup(t *testing.T, serviceApp bool) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.dir = directory.New(client)
+	e.dir = directory.New(client, opts...)
 	t.Cleanup(func() {
 		if u := srv.Unrouted(); len(u) != 0 {
 			t.Errorf("malformed requests reached Okta: %v", u)
@@ -326,17 +326,10 @@ func TestOktaTroubleIsNotNoSuchPerson(t *testing.T) {
 // to the login and emails.
 func TestFindReadsThePersonsOtherNames(t *testing.T) {
 	t.Parallel()
-	srv := oktafake.Start()
-	t.Cleanup(srv.Close)
-	srv.SetToken(apiToken)
-	srv.AddUser(oktafake.User{Login: "carol@example.com", Email: "carol@example.com", FirstName: "Carol", LastName: "Hale",
+	e := setup(t, false, directory.WithIDAttributes(map[string]string{"microsoft": "msUpn", "google": "googlePrimary"}))
+	e.srv.AddUser(oktafake.User{Login: "carol@example.com", Email: "carol@example.com", FirstName: "Carol", LastName: "Hale",
 		SecondEmail: "c.hale@acquired.example", Attributes: map[string]string{"msUpn": "chale@corp.onmicrosoft.example", "costCenter": "42"}})
-	client, err := oktaclient.New(t.Context(), oktaclient.Config{OrgURL: srv.URL, APIToken: apiToken, HTTPClient: edge.Client(srv.Roots())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := directory.New(client, directory.WithIDAttributes(map[string]string{"microsoft": "msUpn", "google": "googlePrimary"}))
-	got, err := dir.Find(t.Context(), "carol@example.com")
+	got, err := e.dir.Find(t.Context(), "carol@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
