@@ -233,3 +233,22 @@ func TestFindAheadAnswersFromItsPages(t *testing.T) {
 	}
 	e.srv.Release("search")
 }
+
+// People found in a list carry the names they go by in other systems, as one found alone does.
+func TestFindManyReadsThePeoplesOtherNames(t *testing.T) {
+	t.Parallel()
+	e := setup(t, false, directory.WithIDAttributes(map[string]string{"zoom": "zoomEmail"}))
+	e.srv.AddUser(oktafake.User{Login: "carol@example.com", Email: "carol@example.com", SecondEmail: "c.hale@acquired.example",
+		Attributes: map[string]string{"zoomEmail": "carol.zoom@example.com"}})
+	found, missing, err := e.dir.FindMany(t.Context(), []string{"carol@example.com", alice.Login})
+	if err != nil || len(missing) != 0 {
+		t.Fatalf("FindMany: %v, missing %v", err, missing)
+	}
+	carol := found["carol@example.com"]
+	if carol.SecondEmail != "c.hale@acquired.example" || carol.Names["zoom"] != "carol.zoom@example.com" {
+		t.Errorf("carol = %+v, want her secondEmail and zoom name", carol)
+	}
+	if a := found[alice.Login]; a.SecondEmail != "" || len(a.Names) != 0 {
+		t.Errorf("alice = %+v, want no other names (she has none)", a)
+	}
+}
