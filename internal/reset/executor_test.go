@@ -338,3 +338,22 @@ func (o *oktaByID) Revoke(ctx context.Context, t reset.Target) error {
 	o.got = append(o.got, t)
 	return reset.NoAccountError(errors.New("gone"))
 }
+
+// A person's names come from profile attributes anyone with profile access may have typed: the
+// order is the mapped name, login, email, secondEmail, each once, and what no identifier holds
+// (spaces, control characters, a login that is no address) is never asked.
+func TestNamesFor(t *testing.T) {
+	t.Parallel()
+	p := reset.Target{Login: "carol", Email: "Carol@example.com", SecondEmail: "carol@EXAMPLE.com",
+		Names: map[string]string{"microsoft": " chale@corp.example ", "zoom": "carol\x1b[2J@example.com", "slack": "carol @example.com"}}
+	for system, want := range map[string][]string{
+		"microsoft": {"chale@corp.example", "Carol@example.com"},
+		"zoom":      {"Carol@example.com"},
+		"slack":     {"Carol@example.com"},
+		"google":    {"Carol@example.com"},
+	} {
+		if got := p.NamesFor(system); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("NamesFor(%s) = %q, want %q", system, got, want)
+		}
+	}
+}

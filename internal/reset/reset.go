@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Target is the person being signed out. Okta is the directory, so the Okta id is the identity;
@@ -34,7 +36,7 @@ func (t Target) NamesFor(system string) []string {
 	var names []string
 	add := func(n string, anyShape bool) {
 		n = strings.TrimSpace(n)
-		if n == "" || (!anyShape && !strings.Contains(n, "@")) {
+		if n == "" || (!anyShape && !strings.Contains(n, "@")) || !plausibleName(n) {
 			return
 		}
 		for _, have := range names {
@@ -49,6 +51,15 @@ func (t Target) NamesFor(system string) []string {
 	add(t.Email, false)
 	add(t.SecondEmail, false)
 	return names
+}
+
+// plausibleName refuses what no system's identifier holds: whitespace, control characters,
+// invalid UTF-8, or more than 256 bytes. Profile attributes are text anyone with profile access
+// may have typed, and these names reach URLs, Slack cards and terminals.
+func plausibleName(n string) bool {
+	return len(n) <= 256 && utf8.ValidString(n) && !strings.ContainsFunc(n, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	})
 }
 
 // As is the person as a system is asked about them under name.
