@@ -1,6 +1,7 @@
 // Package oktafake imitates the slice of Okta's API resetbot uses: users looked up by id or
 // login, user search (search= and filter=, one comparison or several joined by or), a user's groups with Link pagination, clearing a
-// user's sessions, and the org authorization server's token endpoint for an OAuth service app
+// user's sessions, the default user type's profile schema with each attribute's permissions,
+// and the org authorization server's token endpoint for an OAuth service app
 // authenticating with a private-key JWT. It speaks Okta's wire format over real TLS (the SDK
 // insists on https) so the real okta-sdk-golang client is what tests exercise.
 //
@@ -48,6 +49,9 @@ const (
 	ScopeUsersRead   = "okta.users.read"
 	ScopeUsersManage = "okta.users.manage"
 	ScopeGroupsRead  = "okta.groups.read"
+	// ScopeSchemasRead (or ScopeSchemasManage) reads the user schema.
+	ScopeSchemasRead   = "okta.schemas.read"
+	ScopeSchemasManage = "okta.schemas.manage"
 )
 
 const (
@@ -90,8 +94,9 @@ type Revocation struct {
 // Server is a fake Okta org. Its operations, for faults, counts and rate-limit buckets, are
 // "token" (POST /oauth2/v1/token), "lookup" (GET /api/v1/users/{id|login}), "search" (GET
 // /api/v1/users), "groups" (GET /api/v1/users/{id}/groups and GET /api/v1/groups), "members"
-// (GET /api/v1/groups/{id}/users) and "revoke" (DELETE /api/v1/users/{id}/sessions); a
-// request no endpoint matched counts in bucket "unrouted".
+// (GET /api/v1/groups/{id}/users), "revoke" (DELETE /api/v1/users/{id}/sessions) and "schema"
+// (GET /api/v1/meta/schemas/user/default, see schema.go); a request no endpoint matched counts
+// in bucket "unrouted".
 type Server struct {
 	*httptest.Server
 	fake.Script
@@ -110,6 +115,7 @@ type Server struct {
 	members     map[string]map[string]bool // user id → group ids
 	pageSize    int
 	revocations []Revocation
+	schema      []*schemaAttribute // the default user type's profile attributes
 	searches    []string
 	longestURL  int
 	refused     map[string]int // requests a full enforced window refused, by operation
@@ -150,6 +156,7 @@ func Start() *Server {
 		pageSize: maxPageSize,
 		buckets:  map[string]*bucket{},
 		refused:  map[string]int{},
+		schema:   baseAttributes(),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth2/v1/token", s.issueToken)
@@ -160,6 +167,7 @@ func Start() *Server {
 	mux.HandleFunc("GET /api/v1/groups/{id}", s.getGroup)
 	mux.HandleFunc("GET /api/v1/groups/{id}/users", s.groupUsers)
 	mux.HandleFunc("DELETE /api/v1/users/{id}/sessions", s.clearSessions)
+	mux.HandleFunc("GET /api/v1/meta/schemas/user/{typeId}", s.userSchema)
 	mux.HandleFunc("/", s.notRouted)
 	s.Server = httptest.NewTLSServer(mux)
 	return s
