@@ -71,9 +71,10 @@ func Wire(ctx context.Context, cfg config.Config, roots *x509.CertPool) (*Wiring
 		ClientID:     cfg.Okta.ClientID,
 		PrivateKeyID: cfg.Okta.PrivateKeyID,
 		HTTPClient:   httpClient,
-		// Both Okta clients below (the directory's and the provider's) report what every
+		// The Okta clients below (the directory's and the provider's) report what every
 		// answer says of its bucket's window to the limiter: sign-outs pace the "okta" queue,
-		// reads the directory's.
+		// reads the directory's. The user schema, which only `check` reads, is counted in a
+		// bucket of its own and paces nothing.
 		RateObserver: func(b oktaclient.Bucket, win oktaclient.Window) {
 			switch b {
 			case oktaclient.BucketSessions:
@@ -95,7 +96,20 @@ func Wire(ctx context.Context, cfg config.Config, roots *x509.CertPool) (*Wiring
 		if err != nil {
 			return nil, &ConfigError{err}
 		}
-		w.Directory = directory.New(client, directory.WithLimiter(w.Limiter), directory.WithIDAttributes(cfg.IDAttributes))
+		dirOpts := []directory.Option{directory.WithLimiter(w.Limiter), directory.WithIDAttributes(cfg.IDAttributes)}
+		if oc.ServiceApp() {
+			// `check` reads the user schema with a token of its own: asking for
+			// okta.schemas.read with the directory's would make Okta refuse every token of an
+			// app not granted it, and resetbot itself does not need it.
+			sc := oc
+			sc.Scopes = []string{oktaclient.ScopeSchemasRead}
+			schemas, err := oktaclient.New(ctx, sc)
+			if err != nil {
+				return nil, &ConfigError{err}
+			}
+			dirOpts = append(dirOpts, directory.WithSchemaClient(schemas))
+		}
+		w.Directory = directory.New(client, dirOpts...)
 		p, err := okta.New(ctx, okta.Config(oc))
 		if err != nil {
 			return nil, &ConfigError{err}

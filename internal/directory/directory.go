@@ -51,6 +51,7 @@ const maxRateLimited = 3
 type Directory struct {
 	users   *okta.UserResource
 	groups  *okta.GroupResource
+	schemas *okta.UserSchemaResource
 	limiter Limiter
 	// idAttrs maps a system to the Okta profile attribute holding the person's name there.
 	idAttrs map[string]string
@@ -82,7 +83,7 @@ func WithIDAttributes(attrs map[string]string) Option {
 
 // New uses c, which must be built by oktaclient.New (cache off, no SDK retries).
 func New(c *okta.Client, opts ...Option) *Directory {
-	d := &Directory{users: c.User, groups: c.Group}
+	d := &Directory{users: c.User, groups: c.Group, schemas: c.UserSchema}
 	for _, o := range opts {
 		o(d)
 	}
@@ -269,6 +270,11 @@ func moreSuffix(resp *okta.Response) string {
 // call makes one Okta request, paced by the limiter when there is one, and returns its error
 // classified. With a limiter, a 429 is asked again once the limiter has waited it out.
 func (d *Directory) call(ctx context.Context, what string, request func() (*okta.Response, error)) error {
+	return d.paced(ctx, what, classify, request)
+}
+
+// paced is call with the classification of the caller's choice.
+func (d *Directory) paced(ctx context.Context, what string, classify func(string, *okta.Response, error) error, request func() (*okta.Response, error)) error {
 	if d.limiter == nil {
 		resp, err := request()
 		return classify(what, resp, err)

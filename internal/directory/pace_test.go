@@ -131,6 +131,10 @@ func TestEveryOktaCallIsPaced(t *testing.T) {
 			_, err := d.Groups(context.Background(), u.ID)
 			return err
 		}, wantDone: []string{"ok", "ok", "ok"}, wantCalls: 3},
+		{name: "the user schema", run: func(d *directory.Directory, _ oktafake.User) error {
+			_, err := d.Attributes(context.Background(), "secondEmail")
+			return err
+		}, wantDone: []string{"ok"}, wantCalls: 1},
 		{name: "a 429 is waited out and asked again", faults: []fake.Fault{rateLimited},
 			run: find("alice@example.com"), wantDone: []string{"rate_limited", "ok"}, wantCalls: 2},
 		{name: "Okta refusing three times in a row reaches the caller", faults: []fake.Fault{rateLimited, rateLimited, rateLimited, rateLimited},

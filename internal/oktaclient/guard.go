@@ -139,8 +139,12 @@ const (
 	BucketSessions Bucket = "sessions"
 	// BucketToken is the service app's token endpoint.
 	BucketToken Bucket = "token"
-	// BucketDirectory is every read: users by id or login, user search, groups and members.
+	// BucketDirectory is every read of people and groups: users by id or login, user search,
+	// groups and members.
 	BucketDirectory Bucket = "directory"
+	// BucketMeta is /api/v1/meta/*, the user schema among them: Okta counts it apart from
+	// the reads of people, so its window says nothing of theirs.
+	BucketMeta Bucket = "meta"
 )
 
 func bucketOf(req *http.Request) Bucket {
@@ -149,6 +153,8 @@ func bucketOf(req *http.Request) Bucket {
 		return BucketToken
 	case req.Method == http.MethodDelete && strings.HasSuffix(req.URL.Path, "/sessions"):
 		return BucketSessions
+	case strings.HasPrefix(req.URL.Path, "/api/v1/meta/"):
+		return BucketMeta
 	default:
 		return BucketDirectory
 	}

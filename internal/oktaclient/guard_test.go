@@ -139,3 +139,25 @@ func TestGuardReportsOnlyWindowsOktaSent(t *testing.T) {
 		})
 	}
 }
+
+func TestBucketOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		method, path string
+		want         Bucket
+	}{
+		{http.MethodPost, "/oauth2/v1/token", BucketToken},
+		{http.MethodDelete, "/api/v1/users/00u1/sessions", BucketSessions},
+		{http.MethodGet, "/api/v1/users/00u1", BucketDirectory},
+		{http.MethodGet, "/api/v1/groups/00g1/users", BucketDirectory},
+		{http.MethodGet, "/api/v1/meta/schemas/user/default", BucketMeta},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), tt.method, "https://example.okta.com"+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bucketOf(req); got != tt.want {
+			t.Errorf("%s %s: bucket %q, want %q", tt.method, tt.path, got, tt.want)
+		}
+	}
+}

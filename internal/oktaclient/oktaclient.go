@@ -30,10 +30,13 @@ import (
 
 // The OAuth scopes resetbot needs from an Okta service app: reading users (lookups, the
 // directory), managing them (clearing sessions) and reading groups (who may request).
+// ScopeSchemasRead is optional: only `resetbot check` reads the user schema, with a token of
+// its own, so an app without that grant works as before.
 const (
 	ScopeUsersRead   = "okta.users.read"
 	ScopeUsersManage = "okta.users.manage"
 	ScopeGroupsRead  = "okta.groups.read"
+	ScopeSchemasRead = "okta.schemas.read"
 )
 
 // Config says how to reach one Okta org. Set APIToken for an SSWS API token, or ClientID and
