@@ -9,7 +9,9 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/resetbot/resetbot/internal/fake"
 	"github.com/resetbot/resetbot/internal/fake/binary"
+	oktafake "github.com/resetbot/resetbot/internal/fake/okta"
 	"github.com/resetbot/resetbot/internal/fake/world"
 	"github.com/resetbot/resetbot/internal/reset"
 	"github.com/resetbot/resetbot/internal/store"
@@ -849,5 +852,166 @@ func TestRetryRunsOnlyWhatFailed(t *testing.T) {
 	audit := runCLI(t, w, "audit", "--request", id).stdout
 	if !strings.Contains(audit, "retried") || strings.Count(audit, "finished") != 2 {
 		t.Errorf("audit of the retried request:\n%s", audit)
+	}
+}
+
+// TestCheckNames pins what check says of the Okta profile attributes other systems are asked
+// under: each mapped attribute and secondEmail, one line each, read from Okta's user schema.
+func TestCheckNames(t *testing.T) {
+	t.Parallel()
+	readOnly := func(w *world.World) {
+		w.Okta.SetSchemaAttribute("secondEmail", false, oktafake.SelfReadOnly)
+		w.Okta.SetSchemaAttribute("msUpn", true, oktafake.SelfReadOnly)
+		w.Okta.SetSchemaAttribute("googleMail", true, oktafake.SelfHide)
+		w.Set("RESETBOT_MICROSOFT_ID_ATTRIBUTE", "msUpn")
+		w.Set("RESETBOT_GOOGLE_ID_ATTRIBUTE", "googleMail")
+	}
+	serviceApp := func(t *testing.T, w *world.World) {
+		key := filepath.Join(t.TempDir(), "okta-key.pem")
+		if err := os.WriteFile(key, w.Okta.NewServiceApp("0oaresetbot"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w.Set("OKTA_API_TOKEN", "")
+		w.Set("OKTA_CLIENT_ID", "0oaresetbot")
+		w.Set("OKTA_PRIVATE_KEY_FILE", key)
+	}
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, w *world.World)
+		code  int
+		// want are the section's lines, each "<status>  <start of the text>".
+		want []string
+		// unread: the schema request never reaches Okta (the token for it is refused).
+		unread bool
+	}{
+		{
+			name:  "every name read only or hidden",
+			setup: func(_ *testing.T, w *world.World) { readOnly(w) },
+			code:  exitOK,
+			want: []string{
+				"ok       RESETBOT_GOOGLE_ID_ATTRIBUTE names googleMail, which people cannot edit themselves (User permission: Hide)",
+				"ok       RESETBOT_MICROSOFT_ID_ATTRIBUTE names msUpn, which people cannot edit themselves (User permission: Read only)",
+				"ok       secondEmail, asked last in every system, cannot be edited by people themselves (User permission: Read only)",
+			},
+		},
+		{
+			name: "secondEmail as Okta sets it up: editable by the person",
+			code: exitOK,
+			want: []string{
+				"WARNING  secondEmail, asked last in every system, is one people can edit themselves in Okta: a stolen session could point it at someone else's account. " +
+					"In Okta's Profile Editor set secondEmail's User permission to Read only",
+			},
+		},
+		{
+			name: "a mapped attribute people can edit",
+			setup: func(_ *testing.T, w *world.World) {
+				readOnly(w)
+				w.Okta.SetSchemaAttribute("msUpn", true, oktafake.SelfReadWrite)
+			},
+			code: exitOK,
+			want: []string{
+				"ok       RESETBOT_GOOGLE_ID_ATTRIBUTE names googleMail",
+				"WARNING  RESETBOT_MICROSOFT_ID_ATTRIBUTE names msUpn, which people can edit themselves in Okta: a stolen session could point it at someone else's account. " +
+					"In Okta's Profile Editor set msUpn's User permission to Read only",
+				"ok       secondEmail, asked last in every system, cannot be edited",
+			},
+		},
+		{
+			name: "mapped attributes Okta does not have",
+			setup: func(_ *testing.T, w *world.World) {
+				readOnly(w)
+				w.Set("RESETBOT_GOOGLE_ID_ATTRIBUTE", "googleEmail")
+				w.Set("RESETBOT_ZOOM_ID_ATTRIBUTE", "msupn")
+			},
+			code: exitUsage,
+			want: []string{
+				"FAILED   RESETBOT_GOOGLE_ID_ATTRIBUTE names googleEmail, which Okta's user schema does not have: no one would ever be found under it. " +
+					"Set RESETBOT_GOOGLE_ID_ATTRIBUTE to an attribute's variable name as Okta's Profile Editor shows it",
+				"FAILED   RESETBOT_ZOOM_ID_ATTRIBUTE names msupn, which Okta's user schema does not have (it has msUpn: Okta's names are case-sensitive): no one would ever be found under it.",
+				"ok       RESETBOT_MICROSOFT_ID_ATTRIBUTE names msUpn",
+				"ok       secondEmail",
+			},
+		},
+		{
+			name: "an API token whose admin may not read the schema",
+			setup: func(_ *testing.T, w *world.World) {
+				readOnly(w)
+				w.Okta.Fail("schema", fake.Fault{Status: http.StatusForbidden})
+			},
+			code: exitOK,
+			want: []string{
+				"skipped  Okta would not show resetbot its user schema, so check cannot tell whether people can edit googleMail, msUpn, secondEmail themselves, nor whether Okta has googleMail, msUpn. " +
+					"To have it checked, give the admin behind OKTA_API_TOKEN a role that may read the user schema (Directory → Profile Editor); resetbot itself does not need it. " +
+					"(read okta's user schema: You do not have permission to perform the requested action",
+			},
+		},
+		{
+			name:   "a service app not granted okta.schemas.read",
+			setup:  func(t *testing.T, w *world.World) { serviceApp(t, w) },
+			code:   exitOK,
+			unread: true,
+			want: []string{
+				"skipped  Okta would not show resetbot its user schema, so check cannot tell whether people can edit secondEmail themselves. " +
+					"To have it checked, grant the service app the scope okta.schemas.read (its Okta API Scopes tab) and an admin role that may read the user schema; resetbot itself does not need it. " +
+					"(read okta's user schema: okta refused the service app an access token: invalid_scope",
+			},
+		},
+		{
+			name: "a service app granted okta.schemas.read",
+			setup: func(t *testing.T, w *world.World) {
+				serviceApp(t, w)
+				w.Okta.GrantScopes(oktafake.ScopeUsersRead, oktafake.ScopeUsersManage, oktafake.ScopeGroupsRead, oktafake.ScopeSchemasRead)
+			},
+			code: exitOK,
+			want: []string{"WARNING  secondEmail, asked last in every system, is one people can edit themselves in Okta"},
+		},
+		{
+			name: "Okta failing to answer",
+			setup: func(_ *testing.T, w *world.World) {
+				w.Okta.Fail("schema", fake.Fault{Status: http.StatusInternalServerError})
+			},
+			code: exitFailed,
+			want: []string{"FAILED   read okta's user schema: Internal Server Error"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := cliWorld(t)
+			if tc.setup != nil {
+				tc.setup(t, w)
+			}
+			r := runCLI(t, w, "check")
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d\n%s", r.code, tc.code, r)
+			}
+			// The other checks run and pass whatever the schema says.
+			for _, want := range []string{"  okta       ok", "  requesters  " + world.ResponderGroup, "resetbot's Okta admin:"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("stdout lacks %q\n%s", want, r)
+				}
+			}
+			_, section, ok := strings.Cut(r.stdout, "\nOkta profile attributes other systems are asked under (default user type):\n")
+			if !ok {
+				t.Fatalf("no section on profile attributes\n%s", r)
+			}
+			section, _, _ = strings.Cut(section, "\n\n")
+			lines := strings.Split(strings.TrimSuffix(section, "\n"), "\n")
+			if len(lines) != len(tc.want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tc.want), section)
+			}
+			for i, want := range tc.want {
+				if !strings.HasPrefix(lines[i], "  "+want) {
+					t.Errorf("line %d:\n  %q\nwant it to start with\n  %q", i, lines[i], "  "+want)
+				}
+			}
+			if n, want := w.Okta.Count("schema"), map[bool]int{false: 1, true: 0}[tc.unread]; n != want {
+				t.Errorf("schema reads = %d, want %d", n, want)
+			}
+			if c := w.RevokeCalls(); !maps.Equal(c, nothing) {
+				t.Errorf("check revoked something: %v", c)
+			}
+			assertNoSecrets(t, w, r)
+		})
 	}
 }

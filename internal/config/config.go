@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -290,6 +291,16 @@ func load(r *reader) Config {
 // idSystems are the systems a person may be known in by another name than their Okta login.
 var idSystems = []string{"google", "zoom", "microsoft", "slack"}
 
+// IDSystems are the systems an Okta profile attribute can be mapped for, in the order their
+// variables are read.
+func IDSystems() []string { return slices.Clone(idSystems) }
+
+// IDAttributeVariable is the variable naming the Okta profile attribute that holds a person's
+// identifier in system: RESETBOT_MICROSOFT_ID_ATTRIBUTE for microsoft.
+func IDAttributeVariable(system string) string {
+	return "RESETBOT_" + strings.ToUpper(system) + "_ID_ATTRIBUTE"
+}
+
 // oktaAttribute is the shape of an Okta profile attribute's variable name.
 var oktaAttribute = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,99}$`)
 
@@ -297,7 +308,7 @@ var oktaAttribute = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,99}$`)
 func loadIDAttributes(r *reader) map[string]string {
 	attrs := map[string]string{}
 	for _, system := range idSystems {
-		key := "RESETBOT_" + strings.ToUpper(system) + "_ID_ATTRIBUTE"
+		key := IDAttributeVariable(system)
 		attr := r.str(key)
 		switch {
 		case attr == "":
