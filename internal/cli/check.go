@@ -167,7 +167,8 @@ func (a *invocation) checkNames(ctx context.Context, w *app.Wiring) int {
 	switch {
 	case errors.Is(err, directory.ErrSchemaRefused):
 		mapped := slices.Compact(slices.Sorted(slices.Values(attrs[:len(attrs)-1])))
-		unknown := "whether people can edit " + strings.Join(append(mapped, "secondEmail"), ", ") + " themselves"
+		mapped = slices.DeleteFunc(mapped, func(n string) bool { return n == "secondEmail" })
+		unknown := "whether people can edit " + strings.Join(append(slices.Clone(mapped), "secondEmail"), ", ") + " themselves"
 		if len(mapped) > 0 {
 			unknown += ", nor whether Okta has " + strings.Join(mapped, ", ")
 		}
@@ -201,6 +202,9 @@ func nameLine(variable string, attr directory.Attribute) (status, line string) {
 		subject = variable + " names " + attr.Name + ", which"
 	}
 	switch {
+	case !attr.Exists && variable == "":
+		// Every Okta org has secondEmail: an answer without it is not Okta's schema as known.
+		return "WARNING", fmt.Sprintf("Okta's user schema does not list %s, which every Okta org has: check it in Okta's Profile Editor", attr.Name)
 	case !attr.Exists:
 		like := ""
 		if attr.Like != "" {

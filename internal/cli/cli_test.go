@@ -933,6 +933,20 @@ func TestCheckNames(t *testing.T) {
 			},
 		},
 		{
+			name: "a permission resetbot does not know is no all-clear",
+			setup: func(_ *testing.T, w *world.World) {
+				readOnly(w)
+				w.Okta.SetSchemaAttribute("msUpn", true, "READ_APPEND")
+			},
+			code: exitOK,
+			want: []string{
+				"ok       RESETBOT_GOOGLE_ID_ATTRIBUTE names googleMail",
+				`WARNING  RESETBOT_MICROSOFT_ID_ATTRIBUTE names msUpn, which has no User permission resetbot knows ("READ_APPEND") in Okta's user schema: ` +
+					"in Okta's Profile Editor make sure msUpn's User permission is Read only",
+				"ok       secondEmail",
+			},
+		},
+		{
 			name: "an API token whose admin may not read the schema",
 			setup: func(_ *testing.T, w *world.World) {
 				readOnly(w)
