@@ -133,6 +133,11 @@ func (e *e2e) scrape() map[string]float64 {
 	if status != http.StatusOK {
 		e.t.Fatalf("/metrics answered %d", status)
 	}
+	return parseMetrics(body)
+}
+
+// parseMetrics reads Prometheus's text format, series → value.
+func parseMetrics(body string) map[string]float64 {
 	series := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(body))
 	for sc.Scan() {

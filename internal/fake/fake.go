@@ -27,6 +27,9 @@ type Fault struct {
 	// released call is then answered as the rest of the fault says. httptest's Close waits
 	// for calls in progress, so a test that leaves clients waiting releases them first.
 	Hang bool
+	// Drop closes the connection once the hold is over, without an answer: a load balancer or
+	// a dying node that takes the request and hangs up.
+	Drop bool
 }
 
 // Call is one request that reached a fake.
@@ -186,8 +189,17 @@ func (s *Script) Arrive(r *http.Request, op string) Arrival {
 
 // Hold waits as scripted: for a hung call until Release, else for its latency and the
 // fault's Delay, ending early at Release. It reports false when the client went away first,
-// and the handler then writes nothing. It holds no lock, so other calls go on meanwhile.
+// and the handler then writes nothing. It holds no lock, so other calls go on meanwhile. A
+// Drop fault does not return: it aborts the handler, and net/http closes the connection.
 func (a Arrival) Hold(r *http.Request) bool {
+	ok := a.hold(r)
+	if a.Fault.Drop {
+		panic(http.ErrAbortHandler)
+	}
+	return ok
+}
+
+func (a Arrival) hold(r *http.Request) bool {
 	var timeout <-chan time.Time
 	if !a.Fault.Hang {
 		if a.wait <= 0 {

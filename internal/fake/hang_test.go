@@ -170,3 +170,23 @@ func TestAHoldHoldsOnlyItsOwnCall(t *testing.T) {
 	// The second queued hang holds the next lookup until its client gives up.
 	heldUntilTheClientGivesUp(t, url, "lookup", ends)
 }
+
+func TestADroppedCallGetsNoAnswerAndTheNextIsServed(t *testing.T) {
+	t.Parallel()
+	s, url, ends := holdingFake(t)
+	s.Fail("revoke", fake.Fault{Drop: true})
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if status, err := call(ctx, url, "revoke"); err == nil {
+		t.Fatalf("a dropped call was answered %d", status)
+	}
+	if status, err := call(ctx, url, "revoke"); err != nil || status != http.StatusOK {
+		t.Fatalf("the call after the dropped one: %d, %v", status, err)
+	}
+	if got := <-ends; got != "revoke answered" {
+		t.Errorf("handler ended %q; the dropped call's handler must not go on", got)
+	}
+	if n := s.Count("revoke"); n != 2 {
+		t.Errorf("%d calls recorded; want both", n)
+	}
+}

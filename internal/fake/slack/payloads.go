@@ -324,6 +324,9 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 	const op = "response_url"
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler { // a scripted dropped connection
+				panic(v)
+			}
 			s.log.Error("slack fake response_url handler failed", "panic", fmt.Sprint(v))
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"ok": false, "error": "internal_error"})
 		}

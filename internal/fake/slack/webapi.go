@@ -85,6 +85,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/api/")
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler { // a scripted dropped connection
+				panic(v)
+			}
 			s.log.Error("slack fake handler failed", "method", name, "panic", fmt.Sprint(v))
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"ok": false, "error": "internal_error"})
 		}
