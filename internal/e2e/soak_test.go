@@ -68,7 +68,7 @@ func BenchmarkSoak(b *testing.B) {
 	}
 	for b.Loop() {
 		r := runSoak(b, soakPlan{Load: load, KillEvery: min(max(load/10, 20*time.Second), 3*time.Minute), Every: 400 * time.Millisecond})
-		b.Log("\n" + r.table())
+		fmt.Println(r.table()) // b.Log keeps only a benchmark's first ten lines
 		r.assert(b)
 		b.ReportMetric(float64(r.requests()), "requests")
 		b.ReportMetric(float64(r.kills), "kills")
